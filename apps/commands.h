@@ -1,0 +1,34 @@
+/* apps/commands.h - the subcommands of `loretta` and the options every command shares. */
+#ifndef LT_APP_COMMANDS_H
+#define LT_APP_COMMANDS_H
+
+#include "loretta/loretta.h"
+
+/* Options every command takes: --backend NAME, --device INDEX, --threads N. */
+typedef struct lt_common_opts {
+    const char *backend; /* NULL = best non-reference device */
+    int device;
+    int threads;         /* 0 = default */
+} lt_common_opts;
+
+/* Removes the common options from argv (compacting it) and fills `o`. Returns 0, or
+ * prints the problem and returns 2. */
+int lt_parse_common(int *argc, char **argv, lt_common_opts *o);
+/* Picks the device the options name, with threads applied; prints and returns NULL
+ * on failure. */
+lt_device *lt_pick_device(const lt_common_opts *o);
+/* Prints "loretta: <what>: <last error>" to stderr and returns 1. */
+int lt_fail(const char *what);
+
+typedef int (*lt_cmd_fn)(int argc, char **argv);
+typedef struct lt_command {
+    const char *name;
+    const char *summary;
+    lt_cmd_fn run;
+} lt_command;
+
+int lt_cmd_devices(int argc, char **argv);
+int lt_cmd_conformance(int argc, char **argv);
+int lt_cmd_bench(int argc, char **argv);
+
+#endif

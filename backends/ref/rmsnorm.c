@@ -1,0 +1,15 @@
+/* backends/ref/rmsnorm.c - placeholder: returns UNSUPPORTED until written. */
+#include "cpu_common.h"
+
+lt_status lt_ref_rmsnorm_fwd(lt_device *dev, const lt_op_call *call) {
+    (void)dev;
+    (void)call;
+    return lt_error(LT_ERR_UNSUPPORTED, "rmsnorm_fwd is not implemented by backend ref");
+}
+
+lt_status lt_ref_rmsnorm_bwd(lt_device *dev, const lt_op_call *call) {
+    (void)dev;
+    (void)call;
+    return lt_error(LT_ERR_UNSUPPORTED, "rmsnorm_bwd is not implemented by backend ref");
+}
+

@@ -1,0 +1,20 @@
+# lt_backend_option(NAME FOUND REASON): resolves an ON/OFF/AUTO backend option.
+# Sets LT_ENABLE_<NAME> to TRUE when the backend should be built. ON with the SDK
+# missing is a configure error; AUTO with it missing is one clear skip message.
+function(lt_backend_option name found reason)
+  string(TOUPPER ${name} up)
+  set(opt ${LORETTA_${up}})
+  set(enable FALSE)
+  if(opt STREQUAL "OFF")
+    set(LT_BUILD_SKIPPED ${LT_BUILD_SKIPPED} "${name}: disabled (LORETTA_${up}=OFF)" PARENT_SCOPE)
+  elseif(found)
+    set(enable TRUE)
+    set(LT_BUILD_BACKENDS ${LT_BUILD_BACKENDS} ${name} PARENT_SCOPE)
+  elseif(opt STREQUAL "ON")
+    message(FATAL_ERROR "LORETTA_${up}=ON but ${reason}")
+  else()
+    message(STATUS "loretta: skipping the ${name} backend: ${reason}")
+    set(LT_BUILD_SKIPPED ${LT_BUILD_SKIPPED} "${name}: ${reason}" PARENT_SCOPE)
+  endif()
+  set(LT_ENABLE_${up} ${enable} PARENT_SCOPE)
+endfunction()
