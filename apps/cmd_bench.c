@@ -1,11 +1,17 @@
-/* apps/cmd_bench.c - placeholder until benchmarks land. */
+/* apps/cmd_bench.c - `loretta bench ops|attention|train`. */
 #include <stdio.h>
+#include <string.h>
 
 #include "commands.h"
 
 int lt_cmd_bench(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    fprintf(stderr, "loretta: bench is not built yet\n");
-    return 1;
+    if (argc < 2) {
+        fprintf(stderr, "usage: loretta bench ops|attention|train [options]\n");
+        return 2;
+    }
+    if (!strcmp(argv[1], "ops")) return lt_bench_ops_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "attention")) return lt_bench_attention_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "train")) return lt_bench_train_main(argc - 1, argv + 1);
+    fprintf(stderr, "loretta bench: unknown benchmark '%s' (ops, attention, train)\n", argv[1]);
+    return 2;
 }

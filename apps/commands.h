@@ -27,8 +27,14 @@ typedef struct lt_command {
     lt_cmd_fn run;
 } lt_command;
 
-int lt_cmd_devices(int argc, char **argv);
-int lt_cmd_conformance(int argc, char **argv);
-int lt_cmd_bench(int argc, char **argv);
+int lt_cmd_devices(int argc, char **argv);     /* apps/cmd_devices.c */
+int lt_cmd_conformance(int argc, char **argv); /* apps/cmd_conformance.c */
+int lt_cmd_bench(int argc, char **argv);       /* apps/cmd_bench.c: dispatches below */
+int lt_cmd_train(int argc, char **argv);       /* apps/cmd_train.c */
+
+/* `loretta bench <what>`: argv[0] is <what>. */
+int lt_bench_ops_main(int argc, char **argv);       /* apps/bench_ops.c */
+int lt_bench_attention_main(int argc, char **argv); /* apps/bench_attention.c */
+int lt_bench_train_main(int argc, char **argv);     /* apps/bench_train.c */
 
 #endif

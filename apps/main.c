@@ -9,7 +9,8 @@
 static const lt_command lt_commands[] = {
     {"devices", "list every device of every compiled-in backend", lt_cmd_devices},
     {"conformance", "check every op on every device against the CPU reference", lt_cmd_conformance},
-    {"bench", "benchmarks: `bench ops`", lt_cmd_bench},
+    {"bench", "benchmarks: `bench ops|attention|train`", lt_cmd_bench},
+    {"train", "train a model from a config", lt_cmd_train},
 };
 
 int lt_fail(const char *what) {

@@ -1,0 +1,11 @@
+/* apps/cmd_train.c - placeholder until written. */
+#include <stdio.h>
+
+#include "commands.h"
+
+int lt_cmd_train(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    fprintf(stderr, "loretta: not built yet\n");
+    return 1;
+}
