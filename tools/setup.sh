@@ -5,7 +5,7 @@
 set -euo pipefail
 PKGS=(cmake make gcc pkg-config
       libcmocka-dev libopenblas-dev liblapacke-dev libcjson-dev zlib1g-dev libpng-dev
-      libfftw3-dev libsndfile1-dev
+      libfftw3-dev libsndfile1-dev libsamplerate0-dev dataset-fashion-mnist fortunes espeak-ng
       ocl-icd-opencl-dev opencl-headers pocl-opencl-icd libclblast-dev clinfo
       libvulkan-dev mesa-vulkan-drivers glslc vulkan-tools vulkan-validationlayers
       python3-torch python3-numpy)
