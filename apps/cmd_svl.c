@@ -18,11 +18,12 @@ static int int_arg(const char *flag, const char *v, int lo, int hi, int *out) {
     return 1;
 }
 
-/* The wine CSV inside a data root: wine/winemag-data-130k-v2.csv or its .part.csv. */
+/* The text CSV inside a data root: the WineReviews table (whole or part) or text.csv. */
 static const char *default_text(const char *root, char *buf, size_t n) {
-    const char *names[2] = {"wine/winemag-data-130k-v2.csv", "wine/winemag-data-130k-v2.part.csv"};
+    const char *names[3] = {"wine/winemag-data-130k-v2.csv", "wine/winemag-data-130k-v2.part.csv",
+                            "text.csv"};
     struct stat st;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 3; i++) {
         snprintf(buf, n, "%s/%s", root, names[i]);
         if (stat(buf, &st) == 0) return buf;
     }
@@ -102,6 +103,7 @@ int lt_cmd_svl(int argc, char **argv) {
         return 2;
     }
     if (!strcmp(argv[1], "build")) return cmd_build(argc - 1, argv + 1);
-    fprintf(stderr, "loretta svl-mnist: unknown subcommand '%s' (build, run)\n", argv[1]);
+    if (!strcmp(argv[1], "offline-sources")) return lt_svl_offline_sources(argc - 1, argv + 1);
+    fprintf(stderr, "loretta svl-mnist: unknown subcommand '%s' (build, run, offline-sources)\n", argv[1]);
     return 2;
 }

@@ -32,6 +32,7 @@ int lt_cmd_conformance(int argc, char **argv); /* apps/cmd_conformance.c */
 int lt_cmd_bench(int argc, char **argv);       /* apps/cmd_bench.c: dispatches below */
 int lt_cmd_train(int argc, char **argv);       /* apps/cmd_train.c */
 int lt_cmd_svl(int argc, char **argv);         /* apps/cmd_svl.c: svl-mnist build|run */
+int lt_svl_offline_sources(int argc, char **argv); /* apps/svl_offline.c */
 
 /* `loretta bench <what>`: argv[0] is <what>. */
 int lt_bench_ops_main(int argc, char **argv);       /* apps/bench_ops.c */
