@@ -154,12 +154,46 @@ static lt_status last_contiguous(check_ctx *c, const lt_tensor *t, const char *a
     return LT_OK;
 }
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Two views with equal shape and strides that interleave without sharing an element,
+ * like the q, k and v (or dq, dk, dv) thirds of fused [B*T, 3d] rows. Each view is a
+ * lattice of dense blocks (its contiguous inner dims) at multiples of g, the gcd of the
+ * outer strides; the blocks of b sit `delta` elements after those of a, so they are
+ * disjoint when delta mod g keeps a block length away from every multiple of g. */
+static int interleaved_disjoint(const lt_tensor *a, const lt_tensor *b) {
+    if (a->dtype != b->dtype || a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || a->stride[i] != b->stride[i]) return 0;
+    const int64_t esz = (int64_t)lt_dtype_size(a->dtype);
+    int64_t delta = (int64_t)b->offset - (int64_t)a->offset;
+    if (delta < 0) delta = -delta;
+    if (delta % esz) return 0;
+    delta /= esz;
+    int64_t block = 1;
+    int i = a->ndim - 1;
+    for (; i >= 0 && (a->stride[i] == block || a->shape[i] == 1); i--) block *= a->shape[i];
+    int64_t g = 0;
+    for (int j = 0; j <= i; j++)
+        if (a->shape[j] > 1) g = gcd64(g, a->stride[j]);
+    if (g == 0) return delta >= block;
+    const int64_t r = delta % g;
+    return r >= block && g - r >= block;
+}
+
 /* Outputs may not overlap inputs unless the op says so (in-place ops are checked apart). */
 static int overlaps(const lt_tensor *a, const lt_tensor *b) {
     if (!a || !b || a->buf != b->buf) return 0;
     size_t a0 = a->offset, a1 = a->offset + lt_tensor_span_bytes(a);
     size_t b0 = b->offset, b1 = b->offset + lt_tensor_span_bytes(b);
-    return a0 < b1 && b0 < a1;
+    return a0 < b1 && b0 < a1 && !interleaved_disjoint(a, b);
 }
 
 static lt_status no_alias(check_ctx *c, const lt_tensor *out, const char *out_arg,
@@ -471,7 +505,7 @@ lt_status lt_cross_entropy(lt_tensor *losses, lt_tensor *dlogits, const lt_tenso
         return lt_error(LT_ERR_SHAPE, "cross_entropy: logits need at least 2 dims [N, V]");
     int64_t n = rows(logits);
     LT_TRY(check_tokens(c, targets, "targets", n));
-    LT_TRY(dtype_is(c, losses, "losses", LT_F32));
+    LT_TRY(dtype_is(c, losses, "losses", logits->dtype == LT_F64 ? LT_F64 : LT_F32));
     if (lt_tensor_numel(losses) != n)
         return lt_error(LT_ERR_SHAPE, "cross_entropy: losses has %lld entries, expected %lld",
                         (long long)lt_tensor_numel(losses), (long long)n);

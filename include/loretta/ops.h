@@ -162,7 +162,8 @@ lt_status lt_axpy(lt_tensor *y, float alpha, const lt_tensor *x);       /* src[0
 
 /* Softmax cross-entropy fused with its gradient.
  * src[0]=logits [N, V], src[1]=targets i32 [N], src[2]=weights f32 [N] (NULL = all 1);
- * dst[0]=losses f32 [N]: -log softmax(logits[n])[targets[n]] where weights[n] != 0,
+ * dst[0]=losses f32 [N] (f64 when logits are f64, for finite-difference gradient checks):
+ *        -log softmax(logits[n])[targets[n]] where weights[n] != 0,
  *        exactly 0 where weights[n] == 0 (the target is then not read);
  * dst[1]=dlogits [N, V] or NULL: weights[n] * grad_scale * (softmax - onehot(target)),
  *        0 rows where weights[n] == 0. dlogits may be the same tensor as logits.
@@ -205,6 +206,9 @@ lt_status lt_kv_write(lt_tensor *cache, const lt_tensor *x, const lt_tensor *pos
  *   g = grad*grad_scale; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
  *   mhat = m/(1-b1^step); vhat = v/(1-b2^step);
  *   param -= lr * (mhat/(sqrt(vhat)+eps) + wd_i * param),  wd_i = decay_mask[i] ? wd : 0.
+ * The param on the right is the pre-step value, so this is torch.optim.AdamW exactly (not
+ * just to first order): torch decays first, param *= 1 - lr*wd_i, then subtracts
+ * lr*mhat/(sqrt(vhat)+eps), a term that does not depend on param.
  * src[0]=grad [N], src[1]=decay_mask u8 [N] or NULL (NULL = decay everything);
  * dst[0]=param, dst[1]=m, dst[2]=v. */
 lt_status lt_adamw(lt_tensor *param, lt_tensor *m, lt_tensor *v, const lt_tensor *grad,
