@@ -19,6 +19,16 @@ cmake --build build -j"$JOBS"
 echo "== tests"
 ctest --test-dir build --output-on-failure -j1
 
+echo "== install check (CMake package config and pkg-config, from a consumer project)"
+rm -rf build/install-check
+cmake --install build --prefix build/install-check/prefix >/dev/null
+cmake -S tools/install_check -B build/install-check/consumer -DCMAKE_PREFIX_PATH="$PWD/build/install-check/prefix" >/dev/null
+cmake --build build/install-check/consumer >/dev/null
+build/install-check/consumer/lt_hello
+PKG_CONFIG_PATH="$PWD/build/install-check/prefix/lib/pkgconfig" sh -c \
+  'cc tools/install_check/hello.c $(pkg-config --cflags --libs --static loretta) -o build/install-check/hello_pc' 
+build/install-check/hello_pc
+
 echo "== sanitizer build (ASan + UBSan, cpu backends)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLORETTA_WERROR=ON -DLORETTA_SANITIZE=ON \
   -DLORETTA_OPENCL=OFF -DLORETTA_VULKAN=OFF -DLORETTA_CUDA=OFF >build-asan-configure.log 2>&1 || { cat build-asan-configure.log; exit 1; }
