@@ -31,6 +31,7 @@ int lt_cmd_devices(int argc, char **argv);     /* apps/cmd_devices.c */
 int lt_cmd_conformance(int argc, char **argv); /* apps/cmd_conformance.c */
 int lt_cmd_bench(int argc, char **argv);       /* apps/cmd_bench.c: dispatches below */
 int lt_cmd_train(int argc, char **argv);       /* apps/cmd_train.c */
+int lt_cmd_generate(int argc, char **argv);    /* apps/cmd_generate.c */
 int lt_cmd_svl(int argc, char **argv);         /* apps/cmd_svl.c: svl-mnist build|run */
 int lt_svl_offline_sources(int argc, char **argv); /* apps/svl_offline.c */
 

@@ -11,6 +11,7 @@ static const lt_command lt_commands[] = {
     {"conformance", "check every op on every device against the CPU reference", lt_cmd_conformance},
     {"bench", "benchmarks: `bench ops|attention|train`", lt_cmd_bench},
     {"train", "train a model from a config", lt_cmd_train},
+    {"generate", "cross-modal generation with the KV cache (and --bench)", lt_cmd_generate},
     {"svl-mnist", "the paper's SVL-MNIST experiment: `svl-mnist build|run`", lt_cmd_svl},
 };
 
