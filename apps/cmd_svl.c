@@ -97,12 +97,112 @@ static int cmd_build(int argc, char **argv) {
     return 0;
 }
 
+static void run_usage(void) {
+    fprintf(stderr,
+            "usage: loretta svl-mnist run (--data DIR | --sources DIR) [--out DIR] [--link T|I|A | --all-links]\n"
+            "                             [--preset tiny|laptop|paper] [--seed S] [--backend NAME] [--threads N]\n"
+            "  --data DIR     a built SVL-MNIST directory (loretta svl-mnist build)\n"
+            "  --sources DIR  raw sources (mnist/, fsdd/ or audio/, wine/ or text.csv): built into OUT/data\n"
+            "                 with the preset's feature sizes first (reused when present)\n"
+            "  Trains C2M3, LoReTTa from it and a control, evaluates all three and writes\n"
+            "  OUT/link_X/report.md, results.json, metrics logs and plots. Finished stages are reused.\n");
+}
+
+static int cmd_run(int argc, char **argv) {
+    lt_common_opts co;
+    if (lt_parse_common(&argc, argv, &co)) return 2;
+    lt_svl_run_opts o;
+    memset(&o, 0, sizeof o);
+    o.preset = "laptop";
+    o.link = 'T';
+    o.seed = 1234;
+    o.out_dir = "svl-mnist-out";
+    const char *sources = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *f = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(f, "-h") || !strcmp(f, "--help")) {
+            run_usage();
+            return 0;
+        }
+        if (!strcmp(f, "--all-links")) {
+            o.all_links = 1;
+            continue;
+        }
+        if (!strcmp(f, "--quiet")) {
+            o.quiet = 1;
+            continue;
+        }
+        if (!v) {
+            fprintf(stderr, "loretta svl-mnist run: %s needs a value\n", f);
+            return 2;
+        }
+        i++;
+        if (!strcmp(f, "--data")) o.data_dir = v;
+        else if (!strcmp(f, "--sources")) sources = v;
+        else if (!strcmp(f, "--out")) o.out_dir = v;
+        else if (!strcmp(f, "--preset")) o.preset = v;
+        else if (!strcmp(f, "--seed")) o.seed = strtoull(v, NULL, 10);
+        else if (!strcmp(f, "--link")) {
+            if (strlen(v) != 1 || !strchr("TIA", v[0])) {
+                fprintf(stderr, "loretta svl-mnist run: --link must be T, I or A\n");
+                return 2;
+            }
+            o.link = v[0];
+        } else {
+            fprintf(stderr, "loretta svl-mnist run: unknown option %s\n", f);
+            run_usage();
+            return 2;
+        }
+    }
+    o.backend = co.backend;
+    o.device = co.device;
+    o.threads = co.threads;
+    static char built[1200];
+    if (!o.data_dir && sources) {
+        lt_svl_preset p;
+        if (lt_svl_preset_get(o.preset, &p) != LT_OK) return lt_fail("svl-mnist run");
+        mkdir(o.out_dir, 0755);
+        snprintf(built, sizeof built, "%s/data", o.out_dir);
+        char marker[1300];
+        snprintf(marker, sizeof marker, "%s/build.json", built);
+        struct stat st;
+        if (stat(marker, &st) != 0) {
+            static char mnist[1100], audio[1100], text[1100];
+            lt_svl_build_opts b = p.build;
+            snprintf(mnist, sizeof mnist, "%s/mnist", sources);
+            snprintf(audio, sizeof audio, "%s/fsdd", sources);
+            if (stat(audio, &st) != 0) snprintf(audio, sizeof audio, "%s/audio", sources);
+            b.mnist_dir = mnist;
+            b.audio_dir = audio;
+            b.text_csv = default_text(sources, text, sizeof text);
+            b.out_dir = built;
+            b.seed = o.seed;
+            if (!b.text_csv) {
+                fprintf(stderr, "loretta svl-mnist run: no wine/*.csv or text.csv under %s\n", sources);
+                return 1;
+            }
+            if (lt_svl_build(&b) != LT_OK) return lt_fail("svl-mnist build");
+        } else {
+            fprintf(stderr, "svl-mnist: reusing the data built in %s\n", built);
+        }
+        o.data_dir = built;
+    }
+    if (!o.data_dir) {
+        fprintf(stderr, "loretta svl-mnist run: --data or --sources is needed\n");
+        run_usage();
+        return 2;
+    }
+    if (lt_svl_run(&o) != LT_OK) return lt_fail("svl-mnist run");
+    return 0;
+}
+
 int lt_cmd_svl(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: loretta svl-mnist build|run [options] (--help for each)\n");
         return 2;
     }
     if (!strcmp(argv[1], "build")) return cmd_build(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "run")) return cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "offline-sources")) return lt_svl_offline_sources(argc - 1, argv + 1);
     fprintf(stderr, "loretta svl-mnist: unknown subcommand '%s' (build, run, offline-sources)\n", argv[1]);
     return 2;

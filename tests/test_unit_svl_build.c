@@ -2,7 +2,6 @@
  * no sample used twice, determinism for a seed, scaling to small sources, and the
  * errors a researcher must see (a missing class, a CSV without its columns). With
  * LORETTA_DATA set, a small build from the real sources too. */
-#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,82 +13,15 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-#include <zlib.h>
 
 #include "loretta/dataset.h"
 #include "loretta/svl.h"
+#include "support/svl_fixture.h"
 
 static char dir[128];
 
-static void put_be32(unsigned char *p, uint32_t v) {
-    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8); p[3] = (unsigned char)v;
-}
-
-/* n images of 4x4 whose first two pixels encode a unique id; labels cycle 0-9 except
- * `missing`, which never appears. */
-static void write_mnist(const char *sub, const char *prefix, int n, int id0, int missing) {
-    char p[512];
-    unsigned char h[16];
-    snprintf(p, sizeof p, "%s/%s/%s-images-idx3-ubyte.gz", dir, sub, prefix);
-    gzFile f = gzopen(p, "wb");
-    put_be32(h, 2051); put_be32(h + 4, (uint32_t)n); put_be32(h + 8, 4); put_be32(h + 12, 4);
-    gzwrite(f, h, 16);
-    for (int i = 0; i < n; i++) {
-        unsigned char px[16] = {0};
-        px[0] = (unsigned char)((id0 + i) & 255);
-        px[1] = (unsigned char)((id0 + i) >> 8);
-        gzwrite(f, px, 16);
-    }
-    gzclose(f);
-    snprintf(p, sizeof p, "%s/%s/%s-labels-idx1-ubyte.gz", dir, sub, prefix);
-    f = gzopen(p, "wb");
-    put_be32(h, 2049); put_be32(h + 4, (uint32_t)n);
-    gzwrite(f, h, 8);
-    for (int i = 0; i < n; i++) {
-        unsigned char l = (unsigned char)(i % 10);
-        if (l == missing) l = (unsigned char)((l + 1) % 10);
-        gzwrite(f, &l, 1);
-    }
-    gzclose(f);
-}
-
-static void write_wav(const char *path, int freq) {
-    FILE *f = fopen(path, "wb");
-    int frames = 3000, rate = 8000;
-    unsigned char h[44] = "RIFF....WAVEfmt ";
-    uint32_t v;
-#define LE32(off, x) do { v = (uint32_t)(x); for (int i_ = 0; i_ < 4; i_++) h[(off) + i_] = (unsigned char)(v >> (8 * i_)); } while (0)
-    LE32(4, 36 + frames * 2); LE32(16, 16); h[20] = 1; h[22] = 1; LE32(24, rate); LE32(28, rate * 2);
-    h[32] = 2; h[34] = 16; memcpy(h + 36, "data", 4); LE32(40, frames * 2);
-    fwrite(h, 1, 44, f);
-    for (int i = 0; i < frames; i++) {
-        int16_t x = (int16_t)lrint(8000 * sin(2 * 3.14159265 * freq * i / rate));
-        fwrite(&x, 2, 1, f);
-    }
-    fclose(f);
-}
-
 static void make_sources(int text_missing_class, const char *text_header) {
-    char p[512];
-    snprintf(p, sizeof p, "mkdir -p %s/mnist %s/audio/01 %s/audio/02", dir, dir, dir);
-    assert_int_equal(system(p), 0);
-    write_mnist("mnist", "train", 200, 0, -1);
-    write_mnist("mnist", "t10k", 50, 1000, -1);
-    for (int d = 0; d < 10; d++)
-        for (int k = 0; k < 12; k++) {
-            snprintf(p, sizeof p, "%s/audio/%02d/%d_%02d_%d.wav", dir, 1 + k % 2, d, 1 + k % 2, k);
-            write_wav(p, 200 + 60 * d + 7 * k);
-        }
-    snprintf(p, sizeof p, "%s/text.csv", dir);
-    FILE *f = fopen(p, "w");
-    fprintf(f, "%s\n", text_header);
-    for (int i = 0; i < 150; i++) {
-        int c = i % 10;
-        if (c == text_missing_class) c = (c + 1) % 10;
-        fprintf(f, "\"text sample %d, of class %d\",%d\n", i, c, c);
-    }
-    fclose(f);
+    assert_int_equal(lt_fixture_svl_sources(dir, 200, 50, 4, 12, 150, text_missing_class, text_header), 0);
 }
 
 static lt_svl_build_opts opts(const char *out) {

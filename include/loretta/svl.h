@@ -45,6 +45,53 @@ lt_svl_build_opts lt_svl_build_defaults(void);
  * out_dir. Deterministic for a seed. */
 lt_status lt_svl_build(const lt_svl_build_opts *o);
 
+/* ---- the experiment ---- */
+
+/* A preset: model size, the features the data is built with, training lengths, probe
+ * settings. "tiny" (tests, <= 2 min), "laptop" (2 CPU cores, <= 40 min), "paper" (A100). */
+typedef struct lt_svl_preset {
+    char name[16];
+    char model[16];          /* model preset for the dimensions: tiny, laptop, paper */
+    lt_svl_build_opts build; /* feature sizes and split sizes (sources filled by the caller) */
+    int batch;               /* rows per loader per step */
+    int c2m3_steps, c2m3_warmup;
+    int loretta_steps, loretta_warmup;
+    double lr_max, lr_min;
+    int max_spans;
+    double p_cm3, transitive_share, p_all;
+    int probe_epochs_uni, probe_epochs_multi, probe_per_class, probe_trials;
+    int eval_max;            /* test triplets evaluated at most (0 = all) */
+} lt_svl_preset;
+
+lt_status lt_svl_preset_get(const char *name, lt_svl_preset *out);
+
+/* Vocabulary layout of an SVL-MNIST model: each modality's 256 values, then BOS/EOS per
+ * modality, then CM3's sentinels, end-of-span and BERT's mask. Positions per modality =
+ * the dataset's max length + 2. Dimensions from the preset's model. */
+struct lt_model_config;
+struct lt_vocab_extra;
+lt_status lt_svl_model_config(const char *data_dir, const lt_svl_preset *p,
+                              struct lt_model_config *mc, struct lt_vocab_extra *ex);
+
+typedef struct lt_svl_run_opts {
+    const char *data_dir;  /* a built SVL-MNIST directory (build.json + .ltds files) */
+    const char *out_dir;
+    char link;             /* 'T', 'I' or 'A' */
+    int all_links;
+    const char *preset;
+    const char *backend;   /* NULL = best device */
+    int device, threads;
+    uint64_t seed;
+    int quiet;
+} lt_svl_run_opts;
+
+/* Trains C2M3 on the two pairs holding the linking modality plus the unimodal sets,
+ * LoReTTa from its weights, and the control (C2M3 continued as many steps without
+ * transitive modeling); evaluates each (perplexities pooled, conditional, ratios to the
+ * context-free reference; linear probes) and writes report.md, results.json, metrics
+ * logs and plots into out_dir/link_<X>. Finished stages are reused on a rerun. */
+lt_status lt_svl_run(const lt_svl_run_opts *o);
+
 #ifdef __cplusplus
 }
 #endif
