@@ -33,6 +33,7 @@ int lt_cmd_bench(int argc, char **argv);       /* apps/cmd_bench.c: dispatches b
 int lt_cmd_train(int argc, char **argv);       /* apps/cmd_train.c */
 int lt_cmd_generate(int argc, char **argv);    /* apps/cmd_generate.c */
 int lt_cmd_svl(int argc, char **argv);         /* apps/cmd_svl.c: svl-mnist build|run */
+int lt_cmd_pretrain(int argc, char **argv);    /* apps/cmd_pretrain.c: the baselines */
 int lt_svl_offline_sources(int argc, char **argv); /* apps/svl_offline.c */
 
 /* `loretta bench <what>`: argv[0] is <what>. */

@@ -13,6 +13,7 @@ static const lt_command lt_commands[] = {
     {"train", "train a model from a config", lt_cmd_train},
     {"generate", "cross-modal generation with the KV cache (and --bench)", lt_cmd_generate},
     {"svl-mnist", "the paper's SVL-MNIST experiment: `svl-mnist build|run`", lt_cmd_svl},
+    {"pretrain", "pre-training baselines: gpt, bert, cm3, c2m3, t-gpt, t-bert, loretta, clip", lt_cmd_pretrain},
 };
 
 int lt_fail(const char *what) {
