@@ -46,3 +46,16 @@ foreach(dep SNDFILE SAMPLERATE FFTW PNG)
     message(STATUS "loretta: ${dep} not found: the readers that need it return 'unsupported'")
   endif()
 endforeach()
+
+# LAPACKE (liblapacke-dev): the SVD behind the PCA tokeniser (core/tokenize_pca.c).
+# Optional: without it lt_pca_fit returns 'unsupported' naming the package.
+find_path(LT_LAPACKE_INCLUDE lapacke.h)
+find_library(LT_LAPACKE_LIB lapacke)
+if(LT_LAPACKE_INCLUDE AND LT_LAPACKE_LIB)
+  target_include_directories(loretta PRIVATE ${LT_LAPACKE_INCLUDE})
+  target_link_libraries(loretta PUBLIC ${LT_LAPACKE_LIB})
+  set_property(GLOBAL APPEND PROPERTY LT_PC_LIBS "-llapacke")
+  target_compile_definitions(loretta PUBLIC LT_HAVE_LAPACKE=1)
+else()
+  message(STATUS "loretta: LAPACKE not found (liblapacke-dev): PCA tokeniser fit disabled")
+endif()

@@ -7,5 +7,6 @@
 #include "loretta/rng.h"
 #include "loretta/status.h"
 #include "loretta/tensor.h"
+#include "loretta/tokenize.h"
 
 #endif
