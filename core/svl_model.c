@@ -1,11 +1,12 @@
 /* core/svl_model.c - SVL-MNIST presets and the model config built from a dataset's
- * modality table. */
+ * modality table (the vocabulary layout of lt_pretrain_model_config). */
 #include <stdio.h>
 #include <string.h>
 
 #include "loretta/dataset.h"
 #include "loretta/model.h"
 #include "loretta/objectives.h"
+#include "loretta/pretrain.h"
 #include "loretta/svl.h"
 
 lt_status lt_svl_preset_get(const char *name, lt_svl_preset *out) {
@@ -82,46 +83,7 @@ lt_status lt_svl_model_config(const char *data_dir, const lt_svl_preset *p, lt_m
                               lt_vocab_extra *ex) {
     char path[2048];
     snprintf(path, sizeof path, "%s/test_ITA.ltds", data_dir);
-    lt_dataset *ds;
-    LT_TRY(lt_dataset_open(path, &ds));
-    lt_model_config dims;
-    lt_status st = lt_model_config_preset(p->model, &dims);
-    if (st != LT_OK) {
-        lt_dataset_close(ds);
-        return st;
-    }
-    memset(mc, 0, sizeof *mc);
+    LT_TRY(lt_pretrain_model_config(path, p->model, 1, p->max_spans, mc, ex));
     snprintf(mc->name, sizeof mc->name, "svl-%s", p->name);
-    mc->n_layer = dims.n_layer;
-    mc->n_head = dims.n_head;
-    mc->d_model = dims.d_model;
-    mc->head_dim = dims.head_dim;
-    mc->mlp_ratio = dims.mlp_ratio;
-    mc->causal = 1;
-    mc->norm_eps = dims.norm_eps;
-    mc->init_std = dims.init_std;
-    int n = lt_dataset_modality_count(ds);
-    int32_t next = 0;
-    for (int m = 0; m < n; m++) {
-        const lt_ds_modality *dm = lt_dataset_modality(ds, m);
-        lt_modality *md = &mc->modalities[m];
-        snprintf(md->name, sizeof md->name, "%s", dm->name);
-        md->tok_lo = next;
-        md->tok_hi = next + (int32_t)dm->levels;
-        md->max_len = (int32_t)dm->max_len + 2;
-        next = md->tok_hi;
-    }
-    for (int m = 0; m < n; m++) {
-        mc->modalities[m].begin = next++;
-        mc->modalities[m].end = next++;
-    }
-    mc->n_modality = n;
-    ex->sentinel_base = next;
-    ex->n_sentinels = p->max_spans;
-    next += p->max_spans;
-    ex->end_of_span = next++;
-    ex->mask = next++;
-    mc->vocab_size = next;
-    lt_dataset_close(ds);
-    return lt_model_config_validate(mc);
+    return LT_OK;
 }

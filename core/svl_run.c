@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "loretta/backend.h"
+#include "loretta/pretrain.h"
 #include "svl_internal_run.h"
 
 static double now_s(void) {
@@ -247,11 +248,7 @@ static lt_status run_link(const lt_svl_run_opts *o, char link) {
     {
         char tp[1200];
         snprintf(tp, sizeof tp, "%s/test_ITA.ltds", o->data_dir);
-        lt_dataset *ds;
-        LT_TRY(lt_dataset_open(tp, &ds));
-        for (int m = 0; m < lt_dataset_modality_count(ds); m++)
-            if (lt_dataset_modality(ds, m)->fixed_len) c.fixed_mask |= 1u << m;
-        lt_dataset_close(ds);
+        LT_TRY(lt_pretrain_fixed_mask(tp, &c.mc, &c.fixed_mask));
     }
     LT_TRY(mkdir_p(o->out_dir));
     snprintf(c.out, sizeof c.out, "%s/link_%c", o->out_dir, link);
