@@ -58,8 +58,8 @@ lt_status lt_svl_preset_get(const char *name, lt_svl_preset *out) {
         out->lr_max = 1e-3;
         out->lr_min = 1e-4;
         out->probe_epochs_uni = out->probe_epochs_multi = 50;
-        out->probe_per_class = 20;
-        out->eval_max = 0;
+        out->probe_per_class = 10;
+        out->eval_max = 60;
     } else if (!strcmp(name, "paper")) {
         /* The paper: 8 layers, d 512, full-size features, tables A1 and A3. */
         snprintf(out->model, sizeof out->model, "paper");
