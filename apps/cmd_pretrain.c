@@ -33,27 +33,10 @@ static void usage(FILE *f) {
 }
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (*end || errno || n < lo || n > hi) {
-        fprintf(stderr, "loretta pretrain: %s wants an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, v);
-        return 0;
-    }
-    *out = n;
-    return 1;
+    return lt_arg_long("pretrain", opt, v, lo, hi, out);
 }
 
-static int parse_double(const char *opt, const char *v, double *out) {
-    char *end;
-    double x = strtod(v, &end);
-    if (*end || !(x >= 0.0) || !isfinite(x)) {
-        fprintf(stderr, "loretta pretrain: %s wants a number >= 0, got '%s'\n", opt, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
+static int parse_double(const char *opt, const char *v, double *out) { return lt_arg_double("pretrain", opt, v, out); }
 
 /* Splits the comma list in place into o->files. */
 static int split_files(char *list, lt_pretrain_opts *o) {

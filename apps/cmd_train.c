@@ -58,27 +58,10 @@ typedef struct train_opts {
 } train_opts;
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long n = strtol(v, &end, 10);
-    if (*end || errno || n < lo || n > hi) {
-        fprintf(stderr, "loretta train: %s wants an integer in [%ld, %ld], got '%s'\n", opt, lo, hi, v);
-        return 0;
-    }
-    *out = n;
-    return 1;
+    return lt_arg_long("train", opt, v, lo, hi, out);
 }
 
-static int parse_double(const char *opt, const char *v, double *out) {
-    char *end;
-    double x = strtod(v, &end);
-    if (*end || !(x >= 0.0) || !isfinite(x)) {
-        fprintf(stderr, "loretta train: %s wants a number >= 0, got '%s'\n", opt, v);
-        return 0;
-    }
-    *out = x;
-    return 1;
-}
+static int parse_double(const char *opt, const char *v, double *out) { return lt_arg_double("train", opt, v, out); }
 
 static int parse_opts(int argc, char **argv, train_opts *o) {
     memset(o, 0, sizeof *o);

@@ -17,6 +17,10 @@ int lt_parse_common(int *argc, char **argv, lt_common_opts *o);
 /* Picks the device the options name, with threads applied; prints and returns NULL
  * on failure. */
 lt_device *lt_pick_device(const lt_common_opts *o);
+/* Option values: 1 when v is an integer in [lo, hi] (or a finite number >= 0), else a
+ * message naming the command and option, and 0. */
+int lt_arg_long(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out);
+int lt_arg_double(const char *cmd, const char *opt, const char *v, double *out);
 /* Prints "loretta: <what>: <last error>" to stderr and returns 1. */
 int lt_fail(const char *what);
 

@@ -1,4 +1,6 @@
 /* apps/main.c - `loretta <command> [options]`: the only place that prints and exits. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +17,29 @@ static const lt_command lt_commands[] = {
     {"svl-mnist", "the paper's SVL-MNIST experiment: `svl-mnist build|run`", lt_cmd_svl},
     {"pretrain", "pre-training baselines: gpt, bert, cm3, c2m3, t-gpt, t-bert, loretta, clip", lt_cmd_pretrain},
 };
+
+int lt_arg_long(const char *cmd, const char *opt, const char *v, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (*end || errno || end == v || n < lo || n > hi) {
+        fprintf(stderr, "loretta %s: %s wants an integer in [%ld, %ld], got '%s'\n", cmd, opt, lo, hi, v);
+        return 0;
+    }
+    *out = n;
+    return 1;
+}
+
+int lt_arg_double(const char *cmd, const char *opt, const char *v, double *out) {
+    char *end;
+    double x = strtod(v, &end);
+    if (*end || end == v || !(x >= 0.0) || !isfinite(x)) {
+        fprintf(stderr, "loretta %s: %s wants a number >= 0, got '%s'\n", cmd, opt, v);
+        return 0;
+    }
+    *out = x;
+    return 1;
+}
 
 int lt_fail(const char *what) {
     fprintf(stderr, "loretta: %s: %s\n", what, lt_last_error());

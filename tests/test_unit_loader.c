@@ -12,27 +12,14 @@
 #include <cmocka.h>
 
 #include "loretta/loader.h"
+#include "support/abc_config.h"
 
 static lt_model_config cfg;
-static const lt_vocab_extra ex = {36, 4, 40, 41};
+#define ex lt_test_abc_extra
 static char path[256];
 
 static void setup(void) {
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.name, sizeof cfg.name, "loadertest");
-    cfg.vocab_size = 42;
-    cfg.n_modality = 3;
-    const char *names[3] = {"a", "b", "c"};
-    for (int m = 0; m < 3; m++) {
-        lt_modality *md = &cfg.modalities[m];
-        snprintf(md->name, sizeof md->name, "%s", names[m]);
-        md->tok_lo = 10 * m;
-        md->tok_hi = 10 * m + 10;
-        md->begin = 30 + 2 * m;
-        md->end = 31 + 2 * m;
-        md->max_len = 8;
-        md->pos_base = 8 * m;
-    }
+    lt_test_abc_config(&cfg, "loadertest");
     /* 12 samples: pairs (a,b), pairs (b,c), and a alone, lengths 1..5 */
     snprintf(path, sizeof path, "/tmp/lt_test_loader_%ld.ltds", (long)getpid());
     lt_ds_modality mods[3] = {{"a", 10, 6, 0}, {"b", 10, 6, 0}, {"c", 10, 6, 0}};

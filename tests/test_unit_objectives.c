@@ -12,29 +12,12 @@
 #include <cmocka.h>
 
 #include "loretta/objectives.h"
+#include "support/abc_config.h"
 
-/* Three modalities a, b, c with 10 tokens each; BOS/EOS 30..35; sentinels 36..39,
- * end-of-span 40, mask 41. Positions: a rows 0-7, b 8-15, c 16-23. */
 static lt_model_config cfg;
-static const lt_vocab_extra ex = {36, 4, 40, 41};
+#define ex lt_test_abc_extra
 
-static void setup_cfg(void) {
-    memset(&cfg, 0, sizeof cfg);
-    snprintf(cfg.name, sizeof cfg.name, "objtest");
-    cfg.vocab_size = 42;
-    cfg.n_modality = 3;
-    const char *names[3] = {"a", "b", "c"};
-    for (int m = 0; m < 3; m++) {
-        lt_modality *md = &cfg.modalities[m];
-        snprintf(md->name, sizeof md->name, "%s", names[m]);
-        md->tok_lo = 10 * m;
-        md->tok_hi = 10 * m + 10;
-        md->begin = 30 + 2 * m;
-        md->end = 31 + 2 * m;
-        md->max_len = 8;
-        md->pos_base = 8 * m;
-    }
-}
+static void setup_cfg(void) { lt_test_abc_config(&cfg, "objtest"); }
 
 static lt_ds_sample sample_of(uint32_t mask, const uint16_t *a, uint32_t na, const uint16_t *b,
                               uint32_t nb, const uint16_t *c, uint32_t nc) {
