@@ -128,8 +128,10 @@ lt_status lt_generate_nocache(lt_model *m, const lt_seq *prompts, int n, int tar
     for (int b = 0; b < n && s == LT_OK; b++) {
         const lt_seq *p = &prompts[b];
         int32_t *tok = r.tok + (size_t)b * cap_T, *pos = r.pos + (size_t)b * cap_T;
-        memcpy(tok, p->tok, (size_t)p->len * 4);
-        memcpy(pos, p->pos, (size_t)p->len * 4);
+        if (p->len > 0) {
+            memcpy(tok, p->tok, (size_t)p->len * 4);
+            memcpy(pos, p->pos, (size_t)p->len * 4);
+        }
         tok[p->len] = pl.begin;
         pos[p->len] = pl.pos_base;
         r.lens[b] = p->len + 1;

@@ -173,6 +173,21 @@ static void test_greedy_variable_capped(void **state) {
     for (int p = 0; p < NP; p++) assert_true(len[p] >= 1 && len[p] <= 9);
 }
 
+/* An empty prompt (unconditional generation: BOS only) next to non-empty ones. */
+static void test_empty_prompt(void **state) {
+    NEED_FIXTURE(f);
+    lt_seq pr[3] = {f->prompts[1], {0}, f->prompts[3]};
+    lt_gen_opts o = lt_gen_opts_default();
+    o.temperature = 1.0f;
+    o.seed = 21;
+    int32_t a[3 * STRIDE], b[3 * STRIDE];
+    int la[3], lb[3];
+    assert_int_equal(lt_generate(f->gen, pr, 3, 1, &o, a, STRIDE, la), LT_OK);
+    assert_int_equal(lt_generate_nocache(f->model, pr, 3, 1, &o, b, STRIDE, lb), LT_OK);
+    expect_same(a, la, b, lb, 3);
+    assert_true(la[1] >= 1);
+}
+
 /* Each row of a batch equals the prompt generated alone (same sample id). */
 static void test_batch_rows_independent(void **state) {
     NEED_FIXTURE(f);
@@ -446,6 +461,7 @@ int main(void) {
         cmocka_unit_test(test_sampled_fixed_topk),
         cmocka_unit_test(test_sampled_variable_stops),
         cmocka_unit_test(test_greedy_variable_capped),
+        cmocka_unit_test(test_empty_prompt),
         cmocka_unit_test(test_batch_rows_independent),
         cmocka_unit_test(test_many_and_adapter),
         cmocka_unit_test(test_features_match_host),
