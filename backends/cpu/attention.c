@@ -396,6 +396,80 @@ lt_status lt_cpu_attn_bwd(lt_device *dev, const lt_op_call *call) {
 
 /* Decode is the forward with the query rows shifted: new token t of sample b sits at
  * position lengths[b] - Tq + t of the cache and sees the cache up to it. */
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+#define LT_DECODE_AVX2 1
+/* One new token per sample is bound by reading the cache once, so the decode fast path
+ * walks contiguous key rows (dot products, four keys per q load, 8-wide FMAs), keeps an
+ * online softmax per 64-key block and accumulates p_j v_j over contiguous value rows:
+ * ~4x the tiled path here (bench/attn_decode_sandbox.c has the measurement). Compiled for
+ * AVX2+FMA and chosen at run time, like the own GEMM's kernels. */
+typedef float lt_f8 __attribute__((vector_size(32)));
+
+__attribute__((target("avx2,fma"))) static inline lt_f8 ld8(const float *p) {
+    lt_f8 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* q [dh]; keys/values j < L at k + j*ks, v + j*vs; dh % 8 == 0 and dh <= 256. */
+__attribute__((target("avx2,fma"))) static void decode_one(const float *q, const float *k, int64_t ks,
+                                                           const float *v, int64_t vs, int64_t L, int dh,
+                                                           float scale, float *out) {
+    enum { DBLK = 64 };
+    const int nv = dh / 8;
+    lt_f8 qv[32], o[32];
+    float sc[DBLK], m = -INFINITY, l = 0.0f;
+    for (int u = 0; u < nv; u++) {
+        qv[u] = ld8(q + 8 * u) * scale;
+        o[u] = (lt_f8){0};
+    }
+    for (int64_t c0 = 0; c0 < L; c0 += DBLK) {
+        const int nc = L - c0 < DBLK ? (int)(L - c0) : DBLK;
+        int j = 0;
+        for (; j + 4 <= nc; j += 4) {
+            const float *k0 = k + (c0 + j) * ks;
+            lt_f8 a[4] = {{0}, {0}, {0}, {0}};
+            for (int u = 0; u < nv; u++)
+                for (int r = 0; r < 4; r++) a[r] += qv[u] * ld8(k0 + r * ks + 8 * u);
+            for (int r = 0; r < 4; r++) {
+                float t = 0.0f;
+                for (int e = 0; e < 8; e++) t += a[r][e];
+                sc[j + r] = t;
+            }
+        }
+        for (; j < nc; j++) {
+            const float *k0 = k + (c0 + j) * ks;
+            lt_f8 a = {0};
+            for (int u = 0; u < nv; u++) a += qv[u] * ld8(k0 + 8 * u);
+            float t = 0.0f;
+            for (int e = 0; e < 8; e++) t += a[e];
+            sc[j] = t;
+        }
+        float mx = m, sum = 0.0f;
+        for (j = 0; j < nc; j++) mx = sc[j] > mx ? sc[j] : mx;
+        for (j = 0; j < nc; j++) sum += (sc[j] = expf(sc[j] - mx));
+        const float corr = expf(m - mx); /* online softmax: reweight the earlier blocks */
+        for (int u = 0; u < nv; u++) o[u] *= corr;
+        l = l * corr + sum;
+        m = mx;
+        for (j = 0; j < nc; j++) {
+            const float *vj = v + (c0 + j) * vs, w = sc[j];
+            for (int u = 0; u < nv; u++) o[u] += w * ld8(vj + 8 * u);
+        }
+    }
+    for (int u = 0; u < nv; u++) {
+        lt_f8 r = o[u] / l;
+        memcpy(out + 8 * u, &r, sizeof r);
+    }
+}
+
+static int decode_fast_ok(int64_t Tq, int dh) {
+    static int cpu_ok = -1;
+    if (cpu_ok < 0) cpu_ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return cpu_ok && Tq == 1 && dh % 8 == 0 && dh <= 256 && getenv("LORETTA_CPU_DECODE_TILED") == NULL;
+}
+#endif
+
 lt_status lt_cpu_attn_decode(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *q = call->src[0], *kc = call->src[1], *vc = call->src[2], *len = call->src[3];
     lt_tensor *out = call->dst[0];
@@ -406,6 +480,23 @@ lt_status lt_cpu_attn_decode(lt_device *dev, const lt_op_call *call) {
     int dh = (int)q->shape[3];
     LT_TRY(lt_attn_check_lengths("attn_decode", len, B, Tq, Tmax, "Tq .. Tmax"));
     int nt = lt_cpu_threads(dev);
+#ifdef LT_DECODE_AVX2
+    if (decode_fast_ok(Tq, dh)) {
+        const float *qp = lt_cpu_ptr(q), *kp = lt_cpu_ptr(kc), *vp = lt_cpu_ptr(vc);
+        float *op = lt_cpu_ptr(out);
+        const float scale = call->p.attn.scale;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nt)
+#endif
+        for (int64_t bh = 0; bh < B * H; bh++) {
+            int64_t b = bh / H, h = bh % H, L = lt_attn_length(len, b, Tmax);
+            decode_one(qp + b * q->stride[0] + h * q->stride[2], kp + b * kc->stride[0] + h * kc->stride[2],
+                       kc->stride[1], vp + b * vc->stride[0] + h * vc->stride[2], vc->stride[1], L, dh, scale,
+                       op + b * out->stride[0] + h * out->stride[2]);
+        }
+        return LT_OK;
+    }
+#endif
     float *scratch = alloc_scratch("attn_decode", dh, nt, 0);
     if (!scratch) return LT_ERR_OUT_OF_MEMORY;
     size_t per = scratch_floats(dh, 0);
