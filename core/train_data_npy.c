@@ -1,8 +1,7 @@
 /* core/train_data_npy.c - flat token streams from .npy files, and deterministic random
  * windows over them for `loretta train`.
  *
- * The .npy header (NumPy format 1.0/2.0/3.0) is parsed by hand: magic, version, header
- * length, then a Python dict literal with 'descr', 'fortran_order' and 'shape'. Every
+ * The .npy header is parsed by core/npy_header.c (shared with the VQ code reader); every
  * count is checked against the file size before the data is read. */
 #include <errno.h>
 #include <stdio.h>
@@ -11,14 +10,7 @@
 
 #include "loretta/rng.h"
 #include "loretta/train.h"
-
-static const char *find_key(const char *h, const char *key) {
-    const char *p = strstr(h, key);
-    if (!p) return NULL;
-    p += strlen(key);
-    while (*p == ' ' || *p == '\'' || *p == '"' || *p == ':') p++;
-    return p;
-}
+#include "npy_header.h"
 
 lt_status lt_npy_load_tokens(const char *path, int32_t **tokens, int64_t *count) {
     if (!path || !tokens || !count) return lt_error(LT_ERR_INVALID_ARG, "npy: NULL argument");
@@ -26,89 +18,22 @@ lt_status lt_npy_load_tokens(const char *path, int32_t **tokens, int64_t *count)
     *count = 0;
     FILE *f = fopen(path, "rb");
     if (!f) return lt_error(LT_ERR_IO, "npy: cannot open %s: %s", path, strerror(errno));
-    lt_status s = LT_OK;
-    char *header = NULL;
     unsigned char *raw = NULL;
-    unsigned char pre[12];
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return lt_error(LT_ERR_IO, "npy: %s: cannot seek", path);
-    }
-    long fsize = ftell(f);
-    rewind(f);
-    if (fsize < 10 || fread(pre, 1, 10, f) != 10 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        fclose(f);
-        return lt_error(LT_ERR_FORMAT, "npy: %s: offset 0: not a .npy file (magic \\x93NUMPY missing)", path);
-    }
-    int major = pre[6];
-    size_t hlen, hoff;
-    if (major == 1) {
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8;
-        hoff = 10;
-    } else if (major == 2 || major == 3) {
-        if (fread(pre + 10, 1, 2, f) != 2) {
-            fclose(f);
-            return lt_error(LT_ERR_FORMAT, "npy: %s: truncated header", path);
-        }
-        hlen = (size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 | (size_t)pre[11] << 24;
-        hoff = 12;
-    } else {
-        fclose(f);
-        return lt_error(LT_ERR_FORMAT, "npy: %s: offset 6: unknown format version %d", path, major);
-    }
-    if (hlen > (size_t)fsize - hoff || hlen > (1u << 20)) {
-        fclose(f);
-        return lt_error(LT_ERR_FORMAT, "npy: %s: offset 8: header length %zu exceeds the file of %ld bytes",
-                        path, hlen, fsize);
-    }
-    header = calloc(hlen + 1, 1);
-    if (!header || fread(header, 1, hlen, f) != hlen) {
-        s = header ? lt_error(LT_ERR_FORMAT, "npy: %s: truncated header", path)
-                   : lt_error(LT_ERR_OUT_OF_MEMORY, "npy: header");
-        goto done;
-    }
-    const char *d = find_key(header, "descr");
-    const char *fo = find_key(header, "fortran_order");
-    const char *sh = find_key(header, "shape");
-    if (!d || !fo || !sh) {
-        s = lt_error(LT_ERR_FORMAT, "npy: %s: header lacks descr, fortran_order or shape", path);
-        goto done;
-    }
-    size_t esz = 0;
-    int is_signed = 0;
-    if (!strncmp(d, "|u1", 3) || !strncmp(d, "<u1", 3)) esz = 1;
-    else if (!strncmp(d, "<u2", 3)) esz = 2;
-    else if (!strncmp(d, "<i4", 3)) esz = 4, is_signed = 1;
-    else if (!strncmp(d, "<i8", 3)) esz = 8, is_signed = 1;
-    if (!esz) {
-        int dl = 0;
-        while (dl < 8 && d[dl] && d[dl] != '\'' && d[dl] != '"') dl++;
-        s = lt_error(LT_ERR_DTYPE, "npy: %s: field descr: dtype '%.*s' is not a token dtype (uint8, uint16, int32, int64 little endian)",
-                     path, dl, d);
-        goto done;
-    }
-    if (strncmp(fo, "False", 5) != 0) {
-        s = lt_error(LT_ERR_FORMAT, "npy: %s: field fortran_order: Fortran order is not supported", path);
-        goto done;
-    }
-    if (*sh != '(') {
-        s = lt_error(LT_ERR_FORMAT, "npy: %s: field shape: expected a tuple", path);
-        goto done;
-    }
-    int64_t n = 1;
-    for (const char *p = sh + 1; *p && *p != ')';) {
-        while (*p == ' ' || *p == ',') p++;
-        if (*p == ')') break;
-        char *end;
-        long long dim = strtoll(p, &end, 10);
-        if (end == p || dim < 0 || (dim > 0 && n > INT64_MAX / dim)) {
-            s = lt_error(LT_ERR_FORMAT, "npy: %s: field shape: bad dimension", path);
+    lt_npy_header hd;
+    lt_status s = lt_npy_read_header("npy", path, f, &hd);
+    if (s != LT_OK) goto done;
+    const long fsize = hd.file_size;
+    const size_t esz = hd.esz;
+    const int is_signed = hd.is_signed;
+    int64_t n = 1; /* any rank: the tokens are read as one stream */
+    for (int i = 0; i < hd.ndim; i++) {
+        if (hd.dims[i] > 0 && n > INT64_MAX / hd.dims[i]) {
+            s = lt_error(LT_ERR_FORMAT, "npy: %s: field shape: the element count overflows", path);
             goto done;
         }
-        n *= dim;
-        p = end;
+        n *= hd.dims[i];
     }
-    const size_t data_off = hoff + hlen;
+    const size_t data_off = hd.data_off;
     if ((uint64_t)n > ((uint64_t)fsize - data_off) / esz) {
         s = lt_error(LT_ERR_FORMAT, "npy: %s: offset %zu: shape says %lld tokens of %zu bytes, the file holds %zu data bytes",
                      path, data_off, (long long)n, esz, (size_t)fsize - data_off);
@@ -146,7 +71,6 @@ lt_status lt_npy_load_tokens(const char *path, int32_t **tokens, int64_t *count)
     *tokens = out;
     *count = n;
 done:
-    free(header);
     free(raw);
     fclose(f);
     return s;
