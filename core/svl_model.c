@@ -51,15 +51,15 @@ lt_status lt_svl_preset_get(const char *name, lt_svl_preset *out) {
         b.audio_coeffs = 13;
         b.text_max = 128;
         out->batch = 4;
-        out->c2m3_steps = 300;
-        out->c2m3_warmup = 30;
-        out->loretta_steps = 100;
-        out->loretta_warmup = 10;
+        out->c2m3_steps = 800;
+        out->c2m3_warmup = 80;
+        out->loretta_steps = 200;
+        out->loretta_warmup = 20;
         out->lr_max = 1e-3;
         out->lr_min = 1e-4;
         out->probe_epochs_uni = out->probe_epochs_multi = 50;
         out->probe_per_class = 10;
-        out->eval_max = 60;
+        out->eval_max = 0;
     } else if (!strcmp(name, "paper")) {
         /* The paper: 8 layers, d 512, full-size features, tables A1 and A3. */
         snprintf(out->model, sizeof out->model, "paper");
