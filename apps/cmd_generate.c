@@ -17,6 +17,7 @@
 #include "generate_cli.h"
 #include "loretta/checkpoint.h"
 #include "loretta/dataset.h"
+#include "loretta/fsutil.h"
 #include "loretta/model.h"
 
 static void usage(FILE *f) {
@@ -204,8 +205,8 @@ static int write_view(const char *dir, uint64_t index, const char *name, const u
 }
 
 static int make_dir(const char *path) {
-    if (mkdir(path, 0777) == 0 || errno == EEXIST) return 1;
-    fprintf(stderr, "loretta generate: cannot create %s: %s\n", path, strerror(errno));
+    if (lt_mkdir_p(path) == LT_OK) return 1;
+    fprintf(stderr, "loretta generate: %s\n", lt_last_error());
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "commands.h"
+#include "loretta/fsutil.h"
 #include "loretta/svl.h"
 
 static int int_arg(const char *flag, const char *v, int lo, int hi, int *out) {
@@ -161,7 +162,7 @@ static int cmd_run(int argc, char **argv) {
     if (!o.data_dir && sources) {
         lt_svl_preset p;
         if (lt_svl_preset_get(o.preset, &p) != LT_OK) return lt_fail("svl-mnist run");
-        mkdir(o.out_dir, 0755);
+        if (lt_mkdir_p(o.out_dir) != LT_OK) return lt_fail("svl-mnist run");
         snprintf(built, sizeof built, "%s/data", o.out_dir);
         char marker[1300];
         snprintf(marker, sizeof marker, "%s/build.json", built);

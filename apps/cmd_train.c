@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "loretta/checkpoint.h"
+#include "loretta/fsutil.h"
 #include "loretta/model.h"
 #include "loretta/train.h"
 
@@ -196,10 +197,7 @@ int lt_cmd_train(int argc, char **argv) {
     const lt_model_config *mc = &tr->model->cfg;
     if (lt_train_config_validate(&tr->tc) != LT_OK) return lt_fail("training settings");
 
-    if (mkdir(o.out, 0777) != 0 && errno != EEXIST) {
-        fprintf(stderr, "loretta train: cannot create %s: %s\n", o.out, strerror(errno));
-        return 1;
-    }
+    if (lt_mkdir_p(o.out) != LT_OK) return lt_fail("train");
     char ckpt[4096], metrics[4096];
     snprintf(ckpt, sizeof ckpt, "%s/checkpoint.safetensors", o.out);
     snprintf(metrics, sizeof metrics, "%s/metrics.jsonl", o.out);

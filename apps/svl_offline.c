@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "loretta/fsutil.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 #define FORTUNE_DIR "/usr/share/games/fortunes"
@@ -52,8 +53,8 @@ static int run_espeak(const char *voice, int speed, int pitch, const char *path,
 static int make_audio(const char *out, int per_class, uint64_t seed) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/audio", out);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "loretta: cannot create %s: %s\n", dir, strerror(errno));
+    if (lt_mkdir_p(dir) != LT_OK) {
+        fprintf(stderr, "loretta svl-mnist offline-sources: %s\n", lt_last_error());
         return 1;
     }
     int nv = (int)(sizeof voices / sizeof voices[0]), nvar = (int)(sizeof variants / sizeof variants[0]);
@@ -215,8 +216,8 @@ int lt_svl_offline_sources(int argc, char **argv) {
         fprintf(stderr, "usage: loretta svl-mnist offline-sources --out DIR [--per-class N]\n");
         return 2;
     }
-    if (mkdir(out, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "loretta: cannot create %s: %s\n", out, strerror(errno));
+    if (lt_mkdir_p(out) != LT_OK) {
+        fprintf(stderr, "loretta svl-mnist offline-sources: %s\n", lt_last_error());
         return 1;
     }
     struct stat st;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "loretta/fsutil.h"
 #include "pretrain_internal.h"
 
 double lt_pt_now(void) {
@@ -20,21 +21,7 @@ int lt_pt_exists(const char *path) {
 }
 
 /* mkdir -p: every missing parent too. */
-lt_status lt_pt_mkdir(const char *path) {
-    char p[1024];
-    if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
-        return lt_error(LT_ERR_INVALID_ARG, "pretrain: directory name %s is too long", path);
-    for (char *c = p + 1; *c; c++) {
-        if (*c != '/') continue;
-        *c = 0;
-        if (mkdir(p, 0755) != 0 && errno != EEXIST)
-            return lt_error(LT_ERR_IO, "pretrain: cannot create %s: %s", p, strerror(errno));
-        *c = '/';
-    }
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        return lt_error(LT_ERR_IO, "pretrain: cannot create %s: %s", p, strerror(errno));
-    return LT_OK;
-}
+lt_status lt_pt_mkdir(const char *path) { return lt_mkdir_p(path); }
 
 void lt_pt_fmt_eta(double s, char *buf, size_t n) {
     if (s < 0 || !isfinite(s)) s = 0;

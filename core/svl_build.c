@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "loretta/fsutil.h"
 #include "svl_internal.h"
 
 lt_svl_build_opts lt_svl_build_defaults(void) {
@@ -390,8 +391,8 @@ lt_status lt_svl_build(const lt_svl_build_opts *o) {
         return lt_error(LT_ERR_INVALID_ARG, "svl-mnist build: sizes out of range (pairs %d, test %d, "
                         "pool %d, frames %d, coeffs %d, text_max %d)", o->pairs_per_class,
                         o->test_per_class, o->image_pool, o->audio_frames, o->audio_coeffs, o->text_max);
-    if (mkdir(o->out_dir, 0755) != 0 && errno != EEXIST)
-        return lt_error(LT_ERR_IO, "svl-mnist: cannot create %s: %s", o->out_dir, strerror(errno));
+    lt_status made = lt_mkdir_p(o->out_dir);
+    if (made != LT_OK) return lt_error_context(made, "svl-mnist build: ");
     lt_svl_source src[3];
     memset(src, 0, sizeof src);
     build_ctx b;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "loretta/backend.h"
+#include "loretta/fsutil.h"
 #include "loretta/pretrain.h"
 #include "svl_internal_run.h"
 
@@ -27,9 +28,8 @@ static int exists(const char *p) {
 }
 
 static lt_status mkdir_p(const char *p) {
-    if (mkdir(p, 0755) != 0 && errno != EEXIST)
-        return lt_error(LT_ERR_IO, "svl-mnist: cannot create %s: %s", p, strerror(errno));
-    return LT_OK;
+    lt_status s = lt_mkdir_p(p);
+    return s == LT_OK ? s : lt_error_context(s, "svl-mnist: ");
 }
 
 static void fmt_eta(double s, char *buf, size_t n) {

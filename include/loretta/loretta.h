@@ -3,6 +3,7 @@
 #define LORETTA_H
 
 #include "loretta/backend.h"
+#include "loretta/fsutil.h"
 #include "loretta/ops.h"
 #include "loretta/rng.h"
 #include "loretta/status.h"
