@@ -1,6 +1,10 @@
 /* core/conformance_gen_attn.c - attention cases: T from 1 to 2048 (the large T in only
  * two cases), both masks, ragged lengths (one sample of length 0), q/k/v and gradients as
- * strided views into one fused buffer, odd head dims; the KV-cache decode path. */
+ * strided views into one fused buffer, odd head dims; the KV-cache decode path.
+ * After the f32 cases come the mixed-precision ones (loretta/ops.h): bf16 (and some f16)
+ * q/k/v with out, dout and gradients in the half dtype or f32, at Dh = 64 (the tensor-
+ * core head dim) and an odd Dh = 33 (half rows that start 2 bytes off a 4-byte word),
+ * T = 70..200 so there are several 64-row tiles and a ragged last one. */
 #include <math.h>
 #include <stdio.h>
 
@@ -42,26 +46,32 @@ static int64_t ragged_length(const conf_attn_shape *s, int b) {
 
 /* Three [B, T, H, Dh] views into one [B, T, 3*H*Dh] buffer, as a fused QKV projection
  * leaves them; or three contiguous tensors. */
-static void triple(conf_case *c, const conf_attn_shape *s, const char *const names[3], int t[3]) {
+static void triple_dt(conf_case *c, const conf_attn_shape *s, lt_dtype dt,
+                      const char *const names[3], int t[3]) {
     int64_t shape[4] = {s->B, s->T, s->H, s->Dh};
     if (!s->fused) {
-        for (int k = 0; k < 3; k++) t[k] = conf_tensor_new(c, names[k], LT_F32, 4, shape);
+        for (int k = 0; k < 3; k++) t[k] = conf_tensor_new(c, names[k], dt, 4, shape);
         return;
     }
+    size_t es = lt_dtype_size(dt);
     int64_t hd = (int64_t)s->H * s->Dh;
     int64_t stride[4] = {s->T * 3 * hd, 3 * hd, s->Dh, 1};
-    int r = conf_region_new(c, (size_t)(s->B * s->T * 3 * hd) * sizeof(float));
+    int r = conf_region_new(c, (size_t)(s->B * s->T * 3 * hd) * es);
     for (int k = 0; k < 3; k++)
-        t[k] = conf_view(c, names[k], r, (size_t)(k * hd) * sizeof(float), LT_F32, 4, shape, stride);
+        t[k] = conf_view(c, names[k], r, (size_t)(k * hd) * es, dt, 4, shape, stride);
+}
+
+static void triple(conf_case *c, const conf_attn_shape *s, const char *const names[3], int t[3]) {
+    triple_dt(c, s, LT_F32, names, t);
 }
 
 void conf_attn_triple(conf_case *c, const conf_attn_shape *s, const char *const names[3], int t[3]) {
     triple(c, s, names, t);
 }
 
-void conf_attn_inputs(conf_case *c, const conf_attn_shape *s, int t[4]) {
+static void inputs_dt(conf_case *c, const conf_attn_shape *s, lt_dtype dt, int t[4]) {
     static const char *const names[3] = {"q", "k", "v"};
-    triple(c, s, names, t);
+    triple_dt(c, s, dt, names, t);
     conf_uniform(c, t[0], -2.0, 2.0);
     conf_uniform(c, t[1], -1.0, 1.0);
     conf_uniform(c, t[2], -1.0, 1.0);
@@ -73,13 +83,19 @@ void conf_attn_inputs(conf_case *c, const conf_attn_shape *s, int t[4]) {
     }
 }
 
-int conf_attn_out(conf_case *c, const conf_attn_shape *s, const char *name) {
+void conf_attn_inputs(conf_case *c, const conf_attn_shape *s, int t[4]) { inputs_dt(c, s, LT_F32, t); }
+
+static int out_dt(conf_case *c, const conf_attn_shape *s, lt_dtype dt, const char *name) {
     int64_t shape[4] = {s->B, s->T, s->H, s->Dh};
-    if (!s->fused) return conf_tensor_new(c, name, LT_F32, 4, shape);
-    /* Rows padded by 8 floats: a kernel that writes whole padded rows touches the gaps. */
+    if (!s->fused) return conf_tensor_new(c, name, dt, 4, shape);
+    /* Rows padded by 8 elements: a kernel that writes whole padded rows touches the gaps. */
     int64_t row = (int64_t)s->H * s->Dh + 8;
     int64_t stride[4] = {s->T * row, row, s->Dh, 1};
-    return conf_strided_new(c, name, LT_F32, 4, shape, stride, 3, 8);
+    return conf_strided_new(c, name, dt, 4, shape, stride, 3, 8);
+}
+
+int conf_attn_out(conf_case *c, const conf_attn_shape *s, const char *name) {
+    return out_dt(c, s, LT_F32, name);
 }
 
 int conf_attn_lse(conf_case *c, const conf_attn_shape *s, const char *name) {
@@ -97,19 +113,58 @@ conf_call *conf_attn_fwd_call(conf_case *c, const conf_attn_shape *s, const int 
     return k;
 }
 
-static void attn_desc(conf_case *c, lt_op op, int i, const conf_attn_shape *s) {
-    conf_case_init(c, CONF_SEED(op, i), "B=%d T=%d H=%d Dh=%d %s%s%s", s->B, s->T, s->H, s->Dh,
+/* The mixed-precision cases, after the f32 shapes: q/k/v in `in`, out (and dout) in
+ * `out`, dq/dk/dv in `grad` (the backward; the forward uses in and out only). */
+typedef struct mixed_attn {
+    conf_attn_shape s;
+    lt_dtype in, out, grad;
+} mixed_attn;
+
+static const mixed_attn lt_attn_mixed[] = {
+    /* B, T, H, Dh, causal, ragged, fused, big;  q/k/v, out/dout, dq/dk/dv */
+    {{2, 130, 2, 64, 1, 1, 1, 0}, LT_BF16, LT_BF16, LT_BF16},
+    {{2, 130, 2, 64, 1, 1, 1, 0}, LT_BF16, LT_F32, LT_F32}, /* the trainer's bf16 mode */
+    {{1, 200, 2, 64, 0, 0, 1, 0}, LT_BF16, LT_F32, LT_BF16},
+    {{3, 70, 2, 64, 0, 1, 1, 0}, LT_BF16, LT_BF16, LT_F32},
+    {{3, 77, 2, 33, 1, 1, 1, 0}, LT_BF16, LT_BF16, LT_BF16},
+    {{2, 96, 1, 33, 0, 0, 1, 0}, LT_BF16, LT_F32, LT_F32},
+    {{2, 70, 2, 64, 1, 1, 1, 0}, LT_F16, LT_F16, LT_F16},
+    {{1, 65, 3, 24, 0, 1, 0, 0}, LT_F16, LT_F32, LT_F32},
+};
+#define ATTN_NMIXED ((int)(sizeof lt_attn_mixed / sizeof lt_attn_mixed[0]))
+
+/* Case i of the op-mode list: an f32 shape, or past those a mixed case (*m set). */
+static const conf_attn_shape *attn_case(int i, int quick, const mixed_attn **m) {
+    *m = NULL;
+    const conf_attn_shape *s = conf_attn_shape_at(i, quick);
+    if (s) return s;
+    int nf32 = 0;
+    while (conf_attn_shape_at(nf32, quick)) nf32++;
+    if (i - nf32 >= ATTN_NMIXED) return NULL;
+    *m = &lt_attn_mixed[i - nf32];
+    return &(*m)->s;
+}
+
+static void attn_desc(conf_case *c, lt_op op, int i, const conf_attn_shape *s, const mixed_attn *m) {
+    char types[48] = "";
+    if (m && op == LT_OP_ATTN_FWD)
+        conf_fmt(types, sizeof types, ", %s -> %s", lt_dtype_name(m->in), lt_dtype_name(m->out));
+    else if (m)
+        conf_fmt(types, sizeof types, ", %s, out/dout %s -> %s", lt_dtype_name(m->in),
+                 lt_dtype_name(m->out), lt_dtype_name(m->grad));
+    conf_case_init(c, CONF_SEED(op, i), "B=%d T=%d H=%d Dh=%d %s%s%s%s", s->B, s->T, s->H, s->Dh,
                    s->causal ? "causal" : "bidirectional", s->ragged ? " ragged" : "",
-                   s->fused ? " fused qkv views" : "");
+                   s->fused ? " fused qkv views" : "", types);
 }
 
 int conf_gen_attn_fwd(conf_case *c, int i, const conf_gen_ctx *x) {
-    const conf_attn_shape *s = conf_attn_shape_at(i, x->quick);
+    const mixed_attn *m;
+    const conf_attn_shape *s = attn_case(i, x->quick, &m);
     if (!s) return 0;
-    attn_desc(c, LT_OP_ATTN_FWD, i, s);
+    attn_desc(c, LT_OP_ATTN_FWD, i, s, m);
     int t[4];
-    conf_attn_inputs(c, s, t);
-    int out = conf_attn_out(c, s, "out"), lse = conf_attn_lse(c, s, "lse");
+    inputs_dt(c, s, m ? m->in : LT_F32, t);
+    int out = out_dt(c, s, m ? m->out : LT_F32, "out"), lse = conf_attn_lse(c, s, "lse");
     conf_poison(c, out);
     conf_poison(c, lse);
     conf_output(c, out, LT_OP_ATTN_FWD);
@@ -119,15 +174,17 @@ int conf_gen_attn_fwd(conf_case *c, int i, const conf_gen_ctx *x) {
 }
 
 int conf_gen_attn_bwd(conf_case *c, int i, const conf_gen_ctx *x) {
-    const conf_attn_shape *s = conf_attn_shape_at(i, x->quick);
+    const mixed_attn *m;
+    const conf_attn_shape *s = attn_case(i, x->quick, &m);
     if (!s) return 0;
+    lt_dtype in = m ? m->in : LT_F32, odt = m ? m->out : LT_F32, gdt = m ? m->grad : LT_F32;
     /* out and lse must belong to q, k, v: the reference forward makes them from the same
-     * seed, and both devices get its rounded f32 values as inputs. */
+     * seed, and both devices get its rounded values (in out's dtype) as inputs. */
     conf_case f;
-    attn_desc(&f, LT_OP_ATTN_BWD, i, s);
+    attn_desc(&f, LT_OP_ATTN_BWD, i, s, m);
     int ft[4];
-    conf_attn_inputs(&f, s, ft);
-    int fout = conf_attn_out(&f, s, "out"), flse = conf_attn_lse(&f, s, "lse");
+    inputs_dt(&f, s, in, ft);
+    int fout = out_dt(&f, s, odt, "out"), flse = conf_attn_lse(&f, s, "lse");
     conf_output(&f, fout, LT_OP_ATTN_FWD);
     conf_output(&f, flse, LT_OP_ATTN_FWD);
     conf_attn_fwd_call(&f, s, ft, fout, flse);
@@ -136,24 +193,24 @@ int conf_gen_attn_bwd(conf_case *c, int i, const conf_gen_ctx *x) {
     lt_status st = conf_execute(x->ref, &f, &im, msg, sizeof msg);
     if (st != LT_OK) {
         conf_case_free(&f);
-        attn_desc(c, LT_OP_ATTN_BWD, i, s);
+        attn_desc(c, LT_OP_ATTN_BWD, i, s, m);
         lt_error(st, "attn_fwd on the reference: %s", msg);
         return -1;
     }
 
-    attn_desc(c, LT_OP_ATTN_BWD, i, s);
+    attn_desc(c, LT_OP_ATTN_BWD, i, s, m);
     int t[4];
-    conf_attn_inputs(c, s, t);
-    int out = conf_attn_out(c, s, "out"), lse = conf_attn_lse(c, s, "lse");
+    inputs_dt(c, s, in, t);
+    int out = out_dt(c, s, odt, "out"), lse = conf_attn_lse(c, s, "lse");
     conf_take(c, out, &f, &im, fout);
     conf_take(c, lse, &f, &im, flse);
     conf_images_free(&f, &im);
     conf_case_free(&f);
-    int dout = conf_attn_out(c, s, "dout");
+    int dout = out_dt(c, s, odt, "dout");
     conf_uniform(c, dout, -1.0, 1.0);
     static const char *const names[3] = {"dq", "dk", "dv"};
     int g[3];
-    conf_attn_triple(c, s, names, g);
+    triple_dt(c, s, gdt, names, g);
     for (int k = 0; k < 3; k++) {
         conf_poison(c, g[k]);
         conf_output(c, g[k], LT_OP_ATTN_BWD);
@@ -225,7 +282,7 @@ int conf_gen_attn_decode(conf_case *c, int i, const conf_gen_ctx *x) {
 int conf_chain_attention(conf_case *c, int i, const conf_gen_ctx *x) {
     const conf_attn_shape *s = conf_attn_shape_at(i, x->quick);
     if (!s) return 0;
-    attn_desc(c, 100 + LT_OP_ATTN_BWD, i, s);
+    attn_desc(c, 100 + LT_OP_ATTN_BWD, i, s, NULL);
     int t[4];
     conf_attn_inputs(c, s, t);
     int out = conf_attn_out(c, s, "out"), lse = conf_attn_lse(c, s, "lse");

@@ -104,6 +104,18 @@ static lt_status same_dtype(check_ctx *c, const lt_tensor *t, const char *arg,
     return LT_OK;
 }
 
+static int is_half(lt_dtype t) { return t == LT_BF16 || t == LT_F16; }
+
+/* The mixed-precision rule of matmul and attention results: the operands' dtype, or f32
+ * when the operands are bf16/f16 (f32 accumulation kept as the f32 result). */
+static lt_status dtype_or_f32(check_ctx *c, const lt_tensor *t, const char *arg,
+                              const lt_tensor *ref, const char *ref_arg) {
+    if (t->dtype == ref->dtype || (t->dtype == LT_F32 && is_half(ref->dtype))) return LT_OK;
+    return lt_error(LT_ERR_DTYPE, "%s: %s is %s but %s is %s (expected %s%s)", c->op, arg,
+                    lt_dtype_name(t->dtype), ref_arg, lt_dtype_name(ref->dtype),
+                    lt_dtype_name(ref->dtype), is_half(ref->dtype) ? " or f32" : "");
+}
+
 static lt_status contiguous(check_ctx *c, const lt_tensor *t, const char *arg) {
     if (!lt_tensor_is_contiguous(t))
         return lt_error(LT_ERR_SHAPE, "%s: %s must be contiguous", c->op, arg);
@@ -263,7 +275,7 @@ lt_status lt_matmul(lt_tensor *cm, const lt_tensor *a, const lt_tensor *b, int t
     LT_TRY(need(c, cm, "c"));
     LT_TRY(floating(c, a, "a"));
     LT_TRY(same_dtype(c, b, "b", a, "a"));
-    LT_TRY(same_dtype(c, cm, "c", a, "a"));
+    LT_TRY(dtype_or_f32(c, cm, "c", a, "a"));
     const lt_tensor *ts[3] = {a, b, cm};
     const char *names[3] = {"a", "b", "c"};
     for (int i = 0; i < 3; i++) {
@@ -552,6 +564,16 @@ static lt_status attn_tensor(check_ctx *c, const lt_tensor *t, const char *arg,
     return LT_OK;
 }
 
+/* An attention result (or its gradient): q's shape, dtype q's or f32 when q is half. */
+static lt_status attn_result(check_ctx *c, const lt_tensor *t, const char *arg,
+                             const lt_tensor *q) {
+    LT_TRY(need(c, t, arg));
+    LT_TRY(rank_is(c, t, arg, 4));
+    LT_TRY(last_contiguous(c, t, arg));
+    LT_TRY(dtype_or_f32(c, t, arg, q, "q"));
+    return same_shape(c, t, arg, q, "q");
+}
+
 static lt_status attn_lengths(check_ctx *c, const lt_tensor *len, int64_t B) {
     if (!len) return LT_OK;
     return check_tokens(c, len, "lengths", B);
@@ -564,7 +586,7 @@ lt_status lt_attention_forward(lt_tensor *out, lt_tensor *lse, const lt_tensor *
     LT_TRY(attn_tensor(c, q, "q", NULL, NULL));
     LT_TRY(attn_tensor(c, k, "k", q, "q"));
     LT_TRY(attn_tensor(c, v, "v", q, "q"));
-    LT_TRY(attn_tensor(c, out, "out", q, "q"));
+    LT_TRY(attn_result(c, out, "out", q));
     LT_TRY(need(c, lse, "lse"));
     LT_TRY(dtype_is(c, lse, "lse", q->dtype == LT_F64 ? LT_F64 : LT_F32));
     LT_TRY(contiguous(c, lse, "lse"));
@@ -602,9 +624,17 @@ lt_status lt_attention_backward(lt_tensor *dq, lt_tensor *dk, lt_tensor *dv,
                                 float scale) {
     CALL(LT_OP_ATTN_BWD);
     LT_TRY(attn_tensor(c, q, "q", NULL, NULL));
-    const lt_tensor *same[7] = {k, v, out, dout, dq, dk, dv};
-    const char *names[7] = {"k", "v", "out", "dout", "dq", "dk", "dv"};
-    for (int i = 0; i < 7; i++) LT_TRY(attn_tensor(c, same[i], names[i], q, "q"));
+    LT_TRY(attn_tensor(c, k, "k", q, "q"));
+    LT_TRY(attn_tensor(c, v, "v", q, "q"));
+    /* out/dout share one dtype and dq/dk/dv another, each q's or f32 when q is half. */
+    LT_TRY(attn_result(c, out, "out", q));
+    LT_TRY(attn_result(c, dout, "dout", q));
+    LT_TRY(same_dtype(c, dout, "dout", out, "out"));
+    LT_TRY(attn_result(c, dq, "dq", q));
+    LT_TRY(attn_result(c, dk, "dk", q));
+    LT_TRY(attn_result(c, dv, "dv", q));
+    LT_TRY(same_dtype(c, dk, "dk", dq, "dq"));
+    LT_TRY(same_dtype(c, dv, "dv", dq, "dq"));
     LT_TRY(need(c, lse, "lse"));
     LT_TRY(dtype_is(c, lse, "lse", q->dtype == LT_F64 ? LT_F64 : LT_F32));
     LT_TRY(contiguous(c, lse, "lse"));

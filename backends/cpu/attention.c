@@ -19,6 +19,9 @@
  * so the compiler keeps the accumulators in vector registers; exp is a vectorisable
  * polynomial because the softmax calls it once per score, as often as the matmuls
  * do a Dh-long multiply-add.
+ *
+ * bf16/f16 q/k/v (with half or f32 out and gradients) are staged through f32 scratch
+ * and run by these same kernels (half_stage.c); the f32 path never touches that.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -29,6 +32,7 @@
 
 #include "cpu_attention.h"
 #include "cpu_common.h"
+#include "cpu_half.h"
 
 #define BR 64 /* query rows per tile */
 #define BC 64 /* key rows per tile */
@@ -262,9 +266,11 @@ static void fwd_tile(rows_f32 q, int nr, int64_t first, rows_f32 k, rows_f32 v, 
 lt_status lt_cpu_attn_fwd(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *q = call->src[0], *k = call->src[1], *v = call->src[2], *len = call->src[3];
     lt_tensor *out = call->dst[0], *lse = call->dst[1];
-    if (q->dtype != LT_F32)
-        return lt_error(LT_ERR_UNSUPPORTED, "attn_fwd: backend cpu supports f32 only, got %s",
-                        lt_dtype_name(q->dtype));
+    if (q->dtype != LT_F32 || out->dtype != LT_F32) {
+        if (lt_cpu_is_half(q)) return lt_cpu_half_staged(dev, call);
+        return lt_error(LT_ERR_UNSUPPORTED, "attn_fwd: backend cpu supports f32 (and bf16/f16 "
+                        "operands) only, got %s", lt_dtype_name(q->dtype));
+    }
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2];
     int dh = (int)q->shape[3];
     LT_TRY(lt_attn_check_lengths("attn_fwd", len, B, 0, T, "0 .. T"));
@@ -368,9 +374,11 @@ lt_status lt_cpu_attn_bwd(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *dout = call->src[0], *q = call->src[1], *k = call->src[2], *v = call->src[3];
     const lt_tensor *o = call->src[4], *lse = call->src[5], *len = call->src[6];
     lt_tensor *dq = call->dst[0], *dk = call->dst[1], *dv = call->dst[2];
-    if (q->dtype != LT_F32)
-        return lt_error(LT_ERR_UNSUPPORTED, "attn_bwd: backend cpu supports f32 only, got %s",
-                        lt_dtype_name(q->dtype));
+    if (q->dtype != LT_F32 || o->dtype != LT_F32 || dq->dtype != LT_F32) {
+        if (lt_cpu_is_half(q)) return lt_cpu_half_staged(dev, call);
+        return lt_error(LT_ERR_UNSUPPORTED, "attn_bwd: backend cpu supports f32 (and bf16/f16 "
+                        "operands) only, got %s", lt_dtype_name(q->dtype));
+    }
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2];
     int dh = (int)q->shape[3];
     LT_TRY(lt_attn_check_lengths("attn_bwd", len, B, 0, T, "0 .. T"));

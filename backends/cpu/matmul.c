@@ -1,5 +1,8 @@
 /* backends/cpu/matmul.c - batched f32 matmul on the cpu backend.
  *
+ * bf16/f16 operands (C half or f32) are staged through f32 scratch and run here as f32
+ * (half_stage.c); f32 calls never touch that path.
+ *
  * Each batch is one row-major GEMM, C = alpha op(A) op(B) + beta C with beta = 1 when
  * accumulating (0 otherwise, so C is never read and may hold garbage). Row strides go to
  * the GEMM as leading dimensions, so views into larger buffers need no copy. A batched
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "cpu_common.h"
+#include "cpu_half.h"
 #include "gemm_own.h"
 
 #ifdef LT_HAVE_CBLAS
@@ -111,9 +115,11 @@ static lt_status gemm(lt_device *dev, int own, int ta, int tb, int64_t M, int64_
 lt_status lt_cpu_matmul(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *a_t = call->src[0], *b_t = call->src[1];
     lt_tensor *c_t = call->dst[0];
-    if (c_t->dtype != LT_F32)
-        return lt_error(LT_ERR_UNSUPPORTED, "matmul: backend cpu supports f32 only, got %s",
-                        lt_dtype_name(c_t->dtype));
+    if (a_t->dtype != LT_F32 || c_t->dtype != LT_F32) {
+        if (lt_cpu_is_half(a_t)) return lt_cpu_half_staged(dev, call);
+        return lt_error(LT_ERR_UNSUPPORTED, "matmul: backend cpu supports f32 (and bf16/f16 "
+                        "operands) only, got %s", lt_dtype_name(a_t->dtype));
+    }
     const lt_matmul_params *p = &call->p.matmul;
     mat_view a = view_of(a_t), b = view_of(b_t), c = view_of(c_t);
     const int64_t batches = c_t->ndim == 3 ? c_t->shape[0] : 1;

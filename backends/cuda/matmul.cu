@@ -7,8 +7,10 @@
  *
  * f32 runs in exact f32 (CUBLAS_COMPUTE_32F) so it matches the reference; setting
  * LORETTA_CUDA_TF32=1 opts into TF32 tensor cores. bf16 and f16 multiply on tensor
- * cores with f32 accumulation. A plain kernel covers what cuBLASLt declines (K = 0, or
- * no algorithm for an unusual layout). */
+ * cores with f32 accumulation, into a C of their own dtype or (the mixed-precision
+ * contract) an f32 C: A/B CUDA_R_16BF or CUDA_R_16F, C/D CUDA_R_32F, compute and scale
+ * 32F, so the f32 accumulator is the result and accumulate adds to it in f32. A plain
+ * kernel covers what cuBLASLt declines (K = 0, or no algorithm for an unusual layout). */
 #include <string.h>
 
 #include "cuda_kernels.cuh"
@@ -66,10 +68,12 @@ static mat_desc describe(const lt_tensor *t) {
     return m;
 }
 
-/* One thread per element of C, the K loop in f32: slow but obviously right. */
+/* One thread per element of C, the K loop in f32: slow but obviously right. dt is the
+ * dtype of A and B, dtc that of C (dt, or f32 for half operands). */
 __global__ void lt_matmul_plain(const void *a, mat_desc ma, const void *b, mat_desc mb, void *c,
-                                mat_desc mc, int dt, int64_t batch, int64_t M, int64_t N,
-                                int64_t K, int ta, int tb, float alpha, int accumulate) {
+                                mat_desc mc, int dt, int dtc, int64_t batch, int64_t M,
+                                int64_t N, int64_t K, int ta, int tb, float alpha,
+                                int accumulate) {
     LT_GRID_STRIDE(idx, batch * M * N) {
         int64_t bi = idx / (M * N), rem = idx % (M * N), i = rem / N, j = rem % N;
         int64_t abase = bi * ma.batch_stride, bbase = bi * mb.batch_stride;
@@ -81,8 +85,8 @@ __global__ void lt_matmul_plain(const void *a, mat_desc ma, const void *b, mat_d
         }
         int64_t o = bi * mc.batch_stride + i * mc.ld + j;
         float v = alpha * s;
-        if (accumulate) v += lt_ld(c, dt, o);
-        lt_st(c, dt, o, v);
+        if (accumulate) v += lt_ld(c, dtc, o);
+        lt_st(c, dtc, o, v);
     }
 }
 
@@ -116,14 +120,20 @@ static lt_status make_layout(cublasLtMatrixLayout_t *out, cudaDataType_t type, u
 
 /* Runs C = alpha op(A) op(B) + beta C with cuBLASLt. Returns LT_ERR_UNSUPPORTED (without
  * a message) when cuBLASLt has no algorithm, so the caller falls back. */
-static lt_status blas_matmul(lt_cuda_device *cd, lt_dtype dtype, const mat_desc *ma,
-                             const mat_desc *mb, const mat_desc *mc, int64_t batch, int64_t M,
-                             int64_t N, int64_t K, int ta, int tb, float alpha, int accumulate) {
+static cudaDataType_t cuda_type(lt_dtype dtype) {
+    return dtype == LT_F32 ? CUDA_R_32F : dtype == LT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+}
+
+/* dtype: of A and B; ctype: of C (dtype, or f32 for half operands). */
+static lt_status blas_matmul(lt_cuda_device *cd, lt_dtype dtype, lt_dtype ctype,
+                             const mat_desc *ma, const mat_desc *mb, const mat_desc *mc,
+                             int64_t batch, int64_t M, int64_t N, int64_t K, int ta, int tb,
+                             float alpha, int accumulate) {
     LT_TRY(blas_ready(cd));
-    cudaDataType_t type = dtype == LT_F32 ? CUDA_R_32F : dtype == LT_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+    cudaDataType_t type = cuda_type(dtype), ctype_cu = cuda_type(ctype);
     cublasComputeType_t compute =
         dtype == LT_F32 && cd->tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
-    size_t es = lt_dtype_size(dtype);
+    size_t es = lt_dtype_size(dtype), ces = lt_dtype_size(ctype);
     int32_t nb = (int32_t)batch;
     cublasOperation_t op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N; /* cuBLASLt's A */
     cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N; /* cuBLASLt's B */
@@ -151,7 +161,7 @@ static lt_status blas_matmul(lt_cuda_device *cd, lt_dtype dtype, const mat_desc 
         st = make_layout(&l.b, type, ta ? (uint64_t)M : (uint64_t)K, ta ? (uint64_t)K : (uint64_t)M,
                          ma->ld, nb, ma->batch_stride);
     if (st == LT_OK)
-        st = make_layout(&l.c, type, (uint64_t)N, (uint64_t)M, mc->ld, nb, mc->batch_stride);
+        st = make_layout(&l.c, ctype_cu, (uint64_t)N, (uint64_t)M, mc->ld, nb, mc->batch_stride);
     if (st == LT_OK) {
         s = cublasLtMatmulPreferenceCreate(&pref);
         if (s != CUBLAS_STATUS_SUCCESS) {
@@ -162,7 +172,7 @@ static lt_status blas_matmul(lt_cuda_device *cd, lt_dtype dtype, const mat_desc 
     if (st == LT_OK) {
         /* The default preference assumes 256-byte aligned matrices; views can be less. */
         uint64_t ws = cd->blas_workspace_bytes;
-        uint32_t al_a = alignment(mb, es), al_b = alignment(ma, es), al_c = alignment(mc, es);
+        uint32_t al_a = alignment(mb, es), al_b = alignment(ma, es), al_c = alignment(mc, ces);
         s = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                  &ws, sizeof ws);
         if (s == CUBLAS_STATUS_SUCCESS)
@@ -220,14 +230,14 @@ extern "C" lt_status lt_cuda_matmul(lt_device *dev, const lt_op_call *call) {
     if (batch == 0 || M == 0 || N == 0) return LT_OK;
     mat_desc ma = describe(a), mb = describe(b), mc = describe(c);
     if (K > 0 && batch <= INT32_MAX) {
-        lt_status s = blas_matmul(cd, c->dtype, &ma, &mb, &mc, batch, M, N, K, p->trans_a,
-                                  p->trans_b, p->alpha, p->accumulate);
+        lt_status s = blas_matmul(cd, a->dtype, c->dtype, &ma, &mb, &mc, batch, M, N, K,
+                                  p->trans_a, p->trans_b, p->alpha, p->accumulate);
         if (s != LT_ERR_UNSUPPORTED) return s;
         lt_clear_error();
     }
     int64_t n = batch * M * N;
     lt_matmul_plain<<<lt_cuda_grid(n, LT_CUDA_THREADS), LT_CUDA_THREADS, 0, cd->stream>>>(
-        ma.p, ma, mb.p, mb, lt_cuda_ptr(c), mc, (int)c->dtype, batch, M, N, K, p->trans_a,
-        p->trans_b, p->alpha, p->accumulate);
+        ma.p, ma, mb.p, mb, lt_cuda_ptr(c), mc, (int)a->dtype, (int)c->dtype, batch, M, N, K,
+        p->trans_a, p->trans_b, p->alpha, p->accumulate);
     return lt_cuda_launched("matmul");
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ocl_common.h"
+#include "op_f32_staging.h"
 
 static lt_status ocl_info_str(cl_device_id id, cl_device_info what, char *out, size_t n) {
     size_t got = 0;
@@ -113,12 +114,15 @@ static lt_status ocl_device_open(cl_platform_id platform, cl_device_id id, lt_de
     info->max_alloc_bytes = (size_t)maxalloc;
     info->compute_units = (int)units;
     /* These flags say which dtypes the ops accept (the conformance suite runs a dtype's
-     * cases only where they are set). The ops compute in f32, so all stay 0 even where
-     * the hardware has doubles or halves; fill/copy/cast still take every dtype (f64
-     * casts where d->has_fp64). The hardware facts stay in lt_ocl_device. */
+     * cases only where they are set). The ops compute in f32, so f64 stays 0 even where
+     * the hardware has doubles; fill/copy/cast take every dtype (f64 casts where
+     * d->has_fp64). bf16 and f16 are claimed whatever the hardware: besides fill/copy/
+     * cast, matmul and attention take them as operands, staged through f32 scratch
+     * (run_locked), which needs no half arithmetic on the device. The hardware facts
+     * stay in lt_ocl_device. */
     info->supports_f64 = 0;
-    info->supports_f16 = 0;
-    info->supports_bf16 = 0;
+    info->supports_f16 = 1;
+    info->supports_bf16 = 1;
     dev->impl = d;
     return LT_OK;
 }
@@ -264,7 +268,15 @@ static lt_status check_alignment(const lt_op_call *call) {
     return LT_OK;
 }
 
+/* bf16/f16 operands of matmul and attention (loretta/ops.h, mixed precision) run on the
+ * f32 kernels through f32 scratch (core/op_f32_staging.c). The staging calls the public
+ * copy/cast/op wrappers, each of which takes the lock itself, so it runs unlocked. */
+static int staged_op(lt_op op) {
+    return op == LT_OP_MATMUL || op == LT_OP_ATTN_FWD || op == LT_OP_ATTN_BWD;
+}
+
 static lt_status run_locked(lt_device *dev, const lt_op_call *call, lt_op_fn fn) {
+    if (staged_op(call->op) && lt_op_has_half(call)) return lt_op_run_staged_f32(dev, call, NULL);
     LT_TRY(check_alignment(call));
     lt_ocl_device *d = lt_ocl_dev(dev);
     pthread_mutex_lock(&d->lock);

@@ -8,7 +8,11 @@
  *   dP = dO V^T,  D_i = rowsum(dO_i * O_i),  dS = P * (dP - D),
  *   dQ = scale dS K,  dK = scale dS^T Q,  dV = P^T dO.
  * Every element goes through the tensor's strides and dtype (lt_ref_ld/st), so f32,
- * f64, bf16 and f16 all work. */
+ * f64, bf16 and f16 all work, mixed as the contract allows (half q/k/v with f32 out or
+ * gradients); every output is rounded once to its dtype (lt_ref_st_once).
+ * One exception to "not trusted": a bf16/f16 out is used as given in D_i. Its rounding
+ * (2^-9 relative) is an input every tiled backward sees, and would otherwise show up in
+ * dq and dk as an error 100x the f32 tolerance that no backend could avoid. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -54,7 +58,7 @@ static void row_weighted_sum(const double *p, int64_t n, const lt_tensor *v, int
 
 static void store_row(const lt_tensor *t, int64_t b, int64_t i, int64_t h, int64_t dh,
                       const double *x) {
-    for (int64_t d = 0; d < dh; d++) lt_ref_st(t, lt_ref_at(t, b, i, h, d), x ? x[d] : 0.0);
+    for (int64_t d = 0; d < dh; d++) lt_ref_st_once(t, lt_ref_at(t, b, i, h, d), x ? x[d] : 0.0);
 }
 
 lt_status lt_ref_attn_fwd(lt_device *dev, const lt_op_call *call) {
@@ -89,8 +93,9 @@ lt_status lt_ref_attn_fwd(lt_device *dev, const lt_op_call *call) {
 lt_status lt_ref_attn_bwd(lt_device *dev, const lt_op_call *call) {
     (void)dev;
     const lt_tensor *dout = call->src[0], *q = call->src[1], *k = call->src[2], *v = call->src[3];
-    const lt_tensor *len = call->src[6];
+    const lt_tensor *out = call->src[4], *len = call->src[6];
     lt_tensor *dq = call->dst[0], *dk = call->dst[1], *dv = call->dst[2];
+    const int given_out = out->dtype == LT_BF16 || out->dtype == LT_F16;
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], dh = q->shape[3];
     int causal = call->p.attn.causal;
     double scale = call->p.attn.scale;
@@ -108,6 +113,8 @@ lt_status lt_ref_attn_bwd(lt_device *dev, const lt_op_call *call) {
                 int64_t n = visible_keys(causal, i, L);
                 row_softmax(q, b, i, h, k, n, scale, dh, p);
                 row_weighted_sum(p, n, v, b, h, dh, o);
+                if (given_out)
+                    for (int64_t d = 0; d < dh; d++) o[d] = lt_ref_ld(out, lt_ref_at(out, b, i, h, d));
                 double D = 0.0;
                 for (int64_t d = 0; d < dh; d++)
                     D += lt_ref_ld(dout, lt_ref_at(dout, b, i, h, d)) * o[d];

@@ -1,4 +1,6 @@
-/* backends/ref/matmul.c - batched matmul as the textbook triple loop, summed in double. */
+/* backends/ref/matmul.c - batched matmul as the textbook triple loop, summed in double.
+ * Any float dtypes (A and B alike, C theirs or f32): bf16/f16 operands are exact in
+ * double, and each C element is rounded once to its dtype. */
 #include "ref_common.h"
 
 /* Element offset of row r, column c of matrix `b` in a rank-2 or rank-3 tensor; a batch
@@ -29,7 +31,7 @@ lt_status lt_ref_matmul(lt_device *dev, const lt_op_call *call) {
                 const int64_t o = mat_at(c, bi, i, j);
                 double v = (double)p->alpha * s;
                 if (p->accumulate) v += lt_ref_ld(c, o);
-                lt_ref_st(c, o, v);
+                lt_ref_st_once(c, o, v);
             }
     return LT_OK;
 }

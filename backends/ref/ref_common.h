@@ -6,6 +6,7 @@
 #ifndef LT_REF_COMMON_H
 #define LT_REF_COMMON_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -51,6 +52,32 @@ static inline void lt_ref_st(const lt_tensor *t, int64_t off, double v) {
     case LT_I32: ((int32_t *)p)[off] = (int32_t)v; break;
     case LT_U8: ((uint8_t *)p)[off] = (uint8_t)v; break;
     default: break;
+    }
+}
+
+/* v rounded to f32 "to odd": truncated toward zero, with the last mantissa bit set when
+ * anything was cut off. Rounding that to 8 or 11 mantissa bits (to nearest even) gives
+ * the correctly rounded bf16/f16 of v itself, because 24 >= 2p + 2 (Boldo & Melquiond,
+ * "When double rounding is odd"); plain double -> f32 -> bf16 can round twice. */
+static inline float lt_ref_f32_odd(double v) {
+    float f = (float)v;
+    if ((double)f == v || isnan(v) || isinf(f)) return f;
+    if (fabs((double)f) > fabs(v)) f = nextafterf(f, 0.0f);
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u |= 1u;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* lt_ref_st for results of a double computation: half dtypes get v rounded once (the
+ * mixed-precision contract of matmul and attention), the others as lt_ref_st. */
+static inline void lt_ref_st_once(const lt_tensor *t, int64_t off, double v) {
+    uint16_t *p = (uint16_t *)lt_cpu_ptr(t);
+    switch (t->dtype) {
+    case LT_BF16: p[off] = lt_f32_to_bf16(lt_ref_f32_odd(v)); break;
+    case LT_F16: p[off] = lt_f32_to_f16(lt_ref_f32_odd(v)); break;
+    default: lt_ref_st(t, off, v); break;
     }
 }
 

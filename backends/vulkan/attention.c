@@ -5,10 +5,13 @@
  * tensor is passed as its element offset plus batch/time/head strides, with a
  * contiguous last dim. The backward pass runs three dispatches: D = rowsum(dout*out)
  * into scratch, then dq (one invocation per query) and dk/dv (one per key), each output
- * row owned by one invocation, so the result is deterministic without atomics. */
+ * row owned by one invocation, so the result is deterministic without atomics.
+ * bf16/f16 q/k/v of the forward and backward (out and gradients half or f32) run on the
+ * same f32 shaders through f32 scratch (core/op_f32_staging.c). */
 #include <stdio.h>
 #include <string.h>
 
+#include "op_f32_staging.h"
 #include "vk_internal.h"
 
 #define LT_VK_ATTN_DMAX 128 /* the shaders keep a row of q / k / v per invocation */
@@ -89,6 +92,7 @@ static lt_status lt_vk_attn_run(lt_device *dev, const lt_tensor *q, const lt_ten
 
 lt_status lt_vk_attn_fwd(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *q = call->src[0];
+    if (lt_op_has_half(call)) return lt_op_run_staged_f32(dev, call, NULL);
     LT_TRY(lt_vk_attn_dims(call, q));
     char why[64];
     snprintf(why, sizeof why, "is outside [0, %lld]", (long long)q->shape[1]);
@@ -112,6 +116,7 @@ lt_status lt_vk_attn_bwd(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *dout = call->src[0], *q = call->src[1], *k = call->src[2], *v = call->src[3];
     const lt_tensor *out = call->src[4], *lse = call->src[5], *lengths = call->src[6];
     lt_tensor *dq = call->dst[0], *dk = call->dst[1], *dv = call->dst[2];
+    if (lt_op_has_half(call)) return lt_op_run_staged_f32(dev, call, NULL);
     LT_TRY(lt_vk_attn_dims(call, q));
     int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], Dh = q->shape[3];
     if (B == 0 || T == 0 || H == 0) return LT_OK;

@@ -1,11 +1,15 @@
-/* backends/vulkan/matmul.c - batched GEMM (matmul.comp: 64x64 tiles in shared memory). */
+/* backends/vulkan/matmul.c - batched GEMM (matmul.comp: 64x64 tiles in shared memory).
+ * bf16/f16 operands (C half or f32) run on the same f32 shader through f32 scratch
+ * (core/op_f32_staging.c: copy.comp gathers strided half views, cast.comp converts). */
 #include <string.h>
 
+#include "op_f32_staging.h"
 #include "vk_internal.h"
 
 lt_status lt_vk_matmul(lt_device *dev, const lt_op_call *call) {
     const lt_tensor *a = call->src[0], *b = call->src[1];
     lt_tensor *c = call->dst[0];
+    if (lt_op_has_half(call)) return lt_op_run_staged_f32(dev, call, NULL);
     LT_TRY(lt_vk_need_f32(call, a, "a"));
     const lt_matmul_params *mp = &call->p.matmul;
     int ra = a->ndim - 2, rb = b->ndim - 2, rc = c->ndim - 2;

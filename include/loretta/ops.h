@@ -9,7 +9,14 @@
  * Conventions (all ops):
  *  - Unless stated, tensors must be contiguous, all on the same device.
  *  - f32 is the working dtype of every op; a backend may accept more (f64 on the
- *    reference backend, bf16 on CUDA) and says so by returning UNSUPPORTED otherwise.
+ *    reference backend, bf16/f16 for most ops on CUDA) and says so by returning
+ *    UNSUPPORTED otherwise.
+ *  - Mixed precision ("autocast"): matmul and attention forward/backward also take bf16
+ *    or f16 operands, and then write either that dtype or f32 (see each op). Half
+ *    operands are read exactly, products are summed in f32 (the reference: in double)
+ *    and each output is rounded once to its dtype. Every backend accepts these
+ *    combinations on a device whose info claims the half dtype (supports_bf16 /
+ *    supports_f16); lse and all other ops stay f32.
  *  - "Rows" are the leading dims flattened: x[N, D] means numel = N*D with D the last dim.
  *  - Flags named `accumulate` mean dst += result instead of dst = result.
  */
@@ -125,7 +132,9 @@ lt_status lt_cast(lt_tensor *dst, const lt_tensor *src);                  /* src
  *   A: [bA, M, K] (or [bA, K, M] with trans_a)   B: [bB, K, N] (or [bB, N, K] with trans_b)
  *   C: [bC, M, N];  bA and bB are each 1 (broadcast) or bC.
  * The last dim of A, B, C must be contiguous; the other strides may be anything
- * (row stride >= row length), so views into larger buffers work without copies. */
+ * (row stride >= row length), so views into larger buffers work without copies.
+ * Dtypes: A and B alike; C has their dtype, or is f32 when A/B are bf16 or f16 (half
+ * operands, f32 accumulation and f32 result; accumulate adds into the f32 C). */
 lt_status lt_matmul(lt_tensor *c, const lt_tensor *a, const lt_tensor *b, int trans_a,
                     int trans_b, float alpha, int accumulate);
 
@@ -177,13 +186,19 @@ lt_status lt_cross_entropy(lt_tensor *losses, lt_tensor *dlogits, const lt_tenso
  * src[0]=q, src[1]=k, src[2]=v, src[3]=lengths i32 [B] or NULL (all T);
  * dst[0]=out [B, T, H, Dh], dst[1]=lse f32 [B, H, T] (logsumexp of scaled scores).
  * Query i of sample b sees keys j < lengths[b] (and j <= i when causal). Rows
- * i >= lengths[b] are padding: out = 0, lse = 0. Never forms a T x T matrix. */
+ * i >= lengths[b] are padding: out = 0, lse = 0. Never forms a T x T matrix.
+ * Dtypes: q, k, v alike (f32, bf16, f16; f64 on ref); out has q's dtype, or f32 when q
+ * is bf16/f16; lse is f32 (f64 when q is f64). */
 lt_status lt_attention_forward(lt_tensor *out, lt_tensor *lse, const lt_tensor *q,
                                const lt_tensor *k, const lt_tensor *v,
                                const lt_tensor *lengths, int causal, float scale);
 /* src[0]=dout, src[1]=q, src[2]=k, src[3]=v, src[4]=out, src[5]=lse, src[6]=lengths|NULL;
  * dst[0]=dq, dst[1]=dk, dst[2]=dv ([B, T, H, Dh], any strides, contiguous last dim;
- * written with =, padding rows get 0). */
+ * written with =, padding rows get 0).
+ * Dtypes: q, k, v alike; out and dout share one dtype, q's or f32 when q is bf16/f16;
+ * dq, dk, dv share one dtype, q's or f32 when q is bf16/f16; lse as in the forward.
+ * D_i = rowsum(dout_i * out_i) is taken from the given out, so a half out's rounding is
+ * part of the input, as in every tiled backward. */
 lt_status lt_attention_backward(lt_tensor *dq, lt_tensor *dk, lt_tensor *dv,
                                 const lt_tensor *dout, const lt_tensor *q, const lt_tensor *k,
                                 const lt_tensor *v, const lt_tensor *out,
