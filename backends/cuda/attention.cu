@@ -19,7 +19,9 @@
  * Lengths are read back and checked on the host first (the same ranges and message as
  * the reference backend): [0, T] for forward/backward, [Tq, Tmax] for decode. */
 #include <stdlib.h>
+#include <string.h>
 
+#include "attention_tc.cuh"
 #include "cuda_kernels.cuh"
 
 #define BQ 16            /* queries per tile */
@@ -30,6 +32,7 @@
 typedef struct attn_view {
     void *p;
     int64_t sb, st, sh, sd;
+    int dt; /* LT_F32, LT_BF16 or LT_F16: each tensor has its own */
 } attn_view;
 
 static attn_view view_of(const lt_tensor *t) {
@@ -39,6 +42,7 @@ static attn_view view_of(const lt_tensor *t) {
     v.st = t->stride[1];
     v.sh = t->stride[2];
     v.sd = t->stride[3];
+    v.dt = (int)t->dtype;
     return v;
 }
 
@@ -52,7 +56,7 @@ typedef struct attn_args {
     float *lse;                  /* [B, H, Tq]; NULL for decode */
     float *drow;                 /* backward: D_i, laid out like lse */
     const int32_t *lengths;      /* NULL = all Tk */
-    int dt, causal, decode;
+    int causal, decode;
     int64_t B, Tq, Tk, H, Dh;
     float scale;
 } attn_args;
@@ -97,7 +101,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) lt_attn_fwd_kernel(attn_args a) 
 
     for (int64_t e = tid; e < BQ * Dh; e += ATTN_THREADS) {
         int64_t r = e / Dh, d = e % Dh;
-        Qs[e] = r < vrows ? lt_ld(a.q.p, a.dt, at(a.q, b, i0 + r, h, d)) : 0.0f;
+        Qs[e] = r < vrows ? lt_ld(a.q.p, a.q.dt, at(a.q, b, i0 + r, h, d)) : 0.0f;
         O[e] = 0.0f;
     }
     if (tid < BQ) {
@@ -110,8 +114,8 @@ __global__ void __launch_bounds__(ATTN_THREADS) lt_attn_fwd_kernel(attn_args a) 
         for (int64_t e = tid; e < BK * Dh; e += ATTN_THREADS) {
             int64_t c = e / Dh, d = e % Dh, j = j0 + c;
             int ok = j < jend;
-            Ks[c * KST + d] = ok ? lt_ld(a.k.p, a.dt, at(a.k, b, j, h, d)) : 0.0f;
-            Vs[c * KST + d] = ok ? lt_ld(a.v.p, a.dt, at(a.v, b, j, h, d)) : 0.0f;
+            Ks[c * KST + d] = ok ? lt_ld(a.k.p, a.k.dt, at(a.k, b, j, h, d)) : 0.0f;
+            Vs[c * KST + d] = ok ? lt_ld(a.v.p, a.v.dt, at(a.v, b, j, h, d)) : 0.0f;
         }
         __syncthreads();
         for (int e = tid; e < BQ * BK; e += ATTN_THREADS) {
@@ -149,7 +153,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) lt_attn_fwd_kernel(attn_args a) 
     for (int64_t e = tid; e < BQ * Dh; e += ATTN_THREADS) {
         int64_t r = e / Dh, d = e % Dh;
         if (r >= rows) continue;
-        lt_st(a.o.p, a.dt, at(a.o, b, i0 + r, h, d), r < vrows ? O[e] / l[r] : 0.0f);
+        lt_st(a.o.p, a.o.dt, at(a.o, b, i0 + r, h, d), r < vrows ? O[e] / l[r] : 0.0f);
     }
     if (a.lse && tid < rows) {
         int64_t idx = (b * a.H + h) * a.Tq + i0 + tid;
@@ -167,7 +171,7 @@ __global__ void lt_attn_bwd_drow(attn_args a) {
     const int64_t i = row % a.Tq, bh = row / a.Tq, h = bh % a.H, b = bh / a.H;
     float s = 0.0f;
     for (int64_t d = lane; d < a.Dh; d += 32)
-        s += lt_ld(a.dout.p, a.dt, at(a.dout, b, i, h, d)) * lt_ld(a.o.p, a.dt, at(a.o, b, i, h, d));
+        s += lt_ld(a.dout.p, a.dout.dt, at(a.dout, b, i, h, d)) * lt_ld(a.o.p, a.o.dt, at(a.o, b, i, h, d));
     s = lt_warp_sum(s);
     if (lane == 0) a.drow[row] = s;
 }
@@ -179,8 +183,8 @@ LT_DEV void load_query_tile(const attn_args &a, int64_t b, int64_t h, int64_t i0
     for (int64_t e = threadIdx.x; e < BQ * Dh; e += ATTN_THREADS) {
         int64_t r = e / Dh, d = e % Dh, i = i0 + r;
         int ok = i < L;
-        Qs[e] = ok ? lt_ld(a.q.p, a.dt, at(a.q, b, i, h, d)) : 0.0f;
-        dOs[e] = ok ? lt_ld(a.dout.p, a.dt, at(a.dout, b, i, h, d)) : 0.0f;
+        Qs[e] = ok ? lt_ld(a.q.p, a.q.dt, at(a.q, b, i, h, d)) : 0.0f;
+        dOs[e] = ok ? lt_ld(a.dout.p, a.dout.dt, at(a.dout, b, i, h, d)) : 0.0f;
     }
     if (threadIdx.x < BQ) {
         int64_t i = i0 + threadIdx.x, idx = (b * a.H + h) * a.Tq + i;
@@ -196,8 +200,8 @@ LT_DEV void load_key_tile(const attn_args &a, int64_t b, int64_t h, int64_t j0, 
     for (int64_t e = threadIdx.x; e < BK * Dh; e += ATTN_THREADS) {
         int64_t c = e / Dh, d = e % Dh, j = j0 + c;
         int ok = j < jend;
-        Ks[c * KST + d] = ok ? lt_ld(a.k.p, a.dt, at(a.k, b, j, h, d)) : 0.0f;
-        Vs[c * KST + d] = ok ? lt_ld(a.v.p, a.dt, at(a.v, b, j, h, d)) : 0.0f;
+        Ks[c * KST + d] = ok ? lt_ld(a.k.p, a.k.dt, at(a.k, b, j, h, d)) : 0.0f;
+        Vs[c * KST + d] = ok ? lt_ld(a.v.p, a.v.dt, at(a.v, b, j, h, d)) : 0.0f;
     }
 }
 
@@ -263,8 +267,8 @@ __global__ void __launch_bounds__(ATTN_THREADS) lt_attn_bwd_kv_kernel(attn_args 
     for (int64_t e = threadIdx.x; e < BK * Dh; e += ATTN_THREADS) {
         int64_t c = e / Dh, d = e % Dh;
         if (c >= krows) continue;
-        lt_st(a.dk.p, a.dt, at(a.dk, b, j0 + c, h, d), c < kvalid ? a.scale * dK[e] : 0.0f);
-        lt_st(a.dv.p, a.dt, at(a.dv, b, j0 + c, h, d), c < kvalid ? dV[e] : 0.0f);
+        lt_st(a.dk.p, a.dk.dt, at(a.dk, b, j0 + c, h, d), c < kvalid ? a.scale * dK[e] : 0.0f);
+        lt_st(a.dv.p, a.dv.dt, at(a.dv, b, j0 + c, h, d), c < kvalid ? dV[e] : 0.0f);
     }
 }
 
@@ -306,7 +310,7 @@ __global__ void __launch_bounds__(ATTN_THREADS) lt_attn_bwd_q_kernel(attn_args a
     for (int64_t e = threadIdx.x; e < BQ * Dh; e += ATTN_THREADS) {
         int64_t r = e / Dh, d = e % Dh;
         if (r >= rows) continue;
-        lt_st(a.dq.p, a.dt, at(a.dq, b, i0 + r, h, d), r < vrows ? a.scale * dQ[e] : 0.0f);
+        lt_st(a.dq.p, a.dq.dt, at(a.dq, b, i0 + r, h, d), r < vrows ? a.scale * dQ[e] : 0.0f);
     }
 }
 
@@ -346,23 +350,46 @@ static lt_status launch_shape(lt_cuda_device *cd, const char *op, const void *ke
     return LT_OK;
 }
 
-/* Device ready, q's dtype one the kernels compute, every tensor naturally aligned. */
-static lt_status prepare(lt_device *dev, const char *op, const lt_op_call *call, int q_slot,
-                         lt_cuda_device **cd) {
+/* Device ready, every [B, T, H, Dh] tensor of a dtype the kernels load and store (each
+ * its own: out/dout/dq/dk/dv may be f32 beside bf16/f16 q, k, v), every tensor naturally
+ * aligned. The names list the first nsrc src and ndst dst slots. */
+static lt_status prepare(lt_device *dev, const char *op, const lt_op_call *call,
+                         const char *const *src_names, int nsrc, const char *const *dst_names,
+                         int ndst, lt_cuda_device **cd) {
     LT_TRY(lt_cuda_ready(dev, op, cd));
-    LT_TRY(lt_cuda_float_dtype(op, "q", call->src[q_slot]));
+    for (int i = 0; i < nsrc; i++) LT_TRY(lt_cuda_float_dtype(op, src_names[i], call->src[i]));
+    for (int i = 0; i < ndst; i++) LT_TRY(lt_cuda_float_dtype(op, dst_names[i], call->dst[i]));
     for (int i = 0; i < LT_MAX_SRC; i++) LT_TRY(lt_cuda_aligned(op, "input", call->src[i]));
     for (int i = 0; i < LT_MAX_DST; i++) LT_TRY(lt_cuda_aligned(op, "output", call->dst[i]));
     return LT_OK;
 }
 
+/* Which kernel family runs: the tensor-core one (attention_tc.cu) when it supports the
+ * call, unless LORETTA_CUDA_ATTN=simple asks for the simple one (so a GPU check can
+ * compare the two on the same device). */
+static lt_status use_tensor_cores(const char *op, const lt_op_call *call, int backward,
+                                  int *use_tc) {
+    const char *mode = getenv("LORETTA_CUDA_ATTN");
+    *use_tc = 0;
+    if (mode && *mode && strcmp(mode, "auto") != 0 && strcmp(mode, "simple") != 0)
+        return lt_error(LT_ERR_INVALID_ARG, "%s: LORETTA_CUDA_ATTN=%s is not one of auto, simple",
+                        op, mode);
+    if (mode && strcmp(mode, "simple") == 0) return LT_OK;
+    *use_tc = lt_cuda_attn_tc_unsupported(call, backward) == NULL;
+    return LT_OK;
+}
+
 extern "C" lt_status lt_cuda_attn_fwd(lt_device *dev, const lt_op_call *call) {
     lt_cuda_device *cd;
-    LT_TRY(prepare(dev, "attn_fwd", call, 0, &cd));
+    static const char *const srcs[] = {"q", "k", "v"}, *const dsts[] = {"out"};
+    LT_TRY(prepare(dev, "attn_fwd", call, srcs, 3, dsts, 1, &cd));
     const lt_tensor *q = call->src[0], *len = call->src[3];
     const int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], Dh = q->shape[3];
     if (B * H * T == 0) return LT_OK;
     LT_TRY(check_lengths(cd, "attn_fwd", len, B, 0, T, "0 .. T"));
+    int use_tc;
+    LT_TRY(use_tensor_cores("attn_fwd", call, 0, &use_tc));
+    if (use_tc) return lt_cuda_attn_tc_fwd(cd, call);
     attn_args a = {};
     a.q = view_of(q);
     a.k = view_of(call->src[1]);
@@ -370,7 +397,6 @@ extern "C" lt_status lt_cuda_attn_fwd(lt_device *dev, const lt_op_call *call) {
     a.o = view_of(call->dst[0]);
     a.lse = (float *)lt_cuda_ptr(call->dst[1]);
     a.lengths = (const int32_t *)lt_cuda_ptr(len);
-    a.dt = (int)q->dtype;
     a.causal = call->p.attn.causal;
     a.B = B, a.Tq = T, a.Tk = T, a.H = H, a.Dh = Dh;
     a.scale = call->p.attn.scale;
@@ -384,7 +410,8 @@ extern "C" lt_status lt_cuda_attn_fwd(lt_device *dev, const lt_op_call *call) {
 
 extern "C" lt_status lt_cuda_attn_decode(lt_device *dev, const lt_op_call *call) {
     lt_cuda_device *cd;
-    LT_TRY(prepare(dev, "attn_decode", call, 0, &cd));
+    static const char *const srcs[] = {"q", "k_cache", "v_cache"}, *const dsts[] = {"out"};
+    LT_TRY(prepare(dev, "attn_decode", call, srcs, 3, dsts, 1, &cd));
     const lt_tensor *q = call->src[0], *kc = call->src[1], *len = call->src[3];
     const int64_t B = q->shape[0], Tq = q->shape[1], H = q->shape[2], Dh = q->shape[3];
     const int64_t Tmax = kc->shape[1];
@@ -396,7 +423,6 @@ extern "C" lt_status lt_cuda_attn_decode(lt_device *dev, const lt_op_call *call)
     a.v = view_of(call->src[2]);
     a.o = view_of(call->dst[0]);
     a.lengths = (const int32_t *)lt_cuda_ptr(len);
-    a.dt = (int)q->dtype;
     a.causal = 1;
     a.decode = 1;
     a.B = B, a.Tq = Tq, a.Tk = Tmax, a.H = H, a.Dh = Dh;
@@ -411,11 +437,15 @@ extern "C" lt_status lt_cuda_attn_decode(lt_device *dev, const lt_op_call *call)
 
 extern "C" lt_status lt_cuda_attn_bwd(lt_device *dev, const lt_op_call *call) {
     lt_cuda_device *cd;
-    LT_TRY(prepare(dev, "attn_bwd", call, 1, &cd));
+    static const char *const srcs[] = {"dout", "q", "k", "v", "out"},
+                             *const dsts[] = {"dq", "dk", "dv"};
+    LT_TRY(prepare(dev, "attn_bwd", call, srcs, 5, dsts, 3, &cd));
     const lt_tensor *q = call->src[1], *len = call->src[6];
     const int64_t B = q->shape[0], T = q->shape[1], H = q->shape[2], Dh = q->shape[3];
     if (B * H * T == 0) return LT_OK;
     LT_TRY(check_lengths(cd, "attn_bwd", len, B, 0, T, "0 .. T"));
+    int use_tc;
+    LT_TRY(use_tensor_cores("attn_bwd", call, 1, &use_tc));
     attn_args a = {};
     a.dout = view_of(call->src[0]);
     a.q = view_of(q);
@@ -427,7 +457,6 @@ extern "C" lt_status lt_cuda_attn_bwd(lt_device *dev, const lt_op_call *call) {
     a.dq = view_of(call->dst[0]);
     a.dk = view_of(call->dst[1]);
     a.dv = view_of(call->dst[2]);
-    a.dt = (int)q->dtype;
     a.causal = call->p.attn.causal;
     a.B = B, a.Tq = T, a.Tk = T, a.H = H, a.Dh = Dh;
     a.scale = call->p.attn.scale;
@@ -438,6 +467,7 @@ extern "C" lt_status lt_cuda_attn_bwd(lt_device *dev, const lt_op_call *call) {
     const int64_t rows = B * H * T, warps = ATTN_THREADS / 32;
     lt_attn_bwd_drow<<<(unsigned)((rows + warps - 1) / warps), ATTN_THREADS, 0, cd->stream>>>(a);
     LT_TRY(lt_cuda_launched("attn_bwd"));
+    if (use_tc) return lt_cuda_attn_tc_bwd(cd, call, a.drow);
 
     size_t smem;
     int64_t blocks = B * H * ((T + BK - 1) / BK);
