@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "loretta/fsutil.h"
+#include "loretta/model.h"
 #include "loretta/svl.h"
 
 static int int_arg(const char *flag, const char *v, int lo, int hi, int *out) {
@@ -101,10 +102,12 @@ static int cmd_build(int argc, char **argv) {
 static void run_usage(void) {
     fprintf(stderr,
             "usage: loretta svl-mnist run (--data DIR | --sources DIR) [--out DIR] [--link T|I|A | --all-links]\n"
-            "                             [--preset tiny|laptop|paper] [--seed S] [--backend NAME] [--threads N]\n"
+            "                             [--preset tiny|laptop|paper] [--seed S] [--precision fp32|bf16]\n"
+            "                             [--backend NAME] [--threads N]\n"
             "  --data DIR     a built SVL-MNIST directory (loretta svl-mnist build)\n"
             "  --sources DIR  raw sources (mnist/, fsdd/ or audio/, wine/ or text.csv): built into OUT/data\n"
             "                 with the preset's feature sizes first (reused when present)\n"
+            "  --precision    of the training stages: fp32 (default) or bf16 (docs/trainer.md)\n"
             "  Trains C2M3, LoReTTa from it and a control, evaluates all three and writes\n"
             "  OUT/link_X/report.md, results.json, metrics logs and plots. Finished stages are reused.\n");
 }
@@ -143,7 +146,14 @@ static int cmd_run(int argc, char **argv) {
         else if (!strcmp(f, "--out")) o.out_dir = v;
         else if (!strcmp(f, "--preset")) o.preset = v;
         else if (!strcmp(f, "--seed")) o.seed = strtoull(v, NULL, 10);
-        else if (!strcmp(f, "--link")) {
+        else if (!strcmp(f, "--precision")) {
+            lt_precision p;
+            if (lt_precision_parse(v, &p) != LT_OK) {
+                fprintf(stderr, "loretta svl-mnist run: --precision wants fp32 or bf16, got '%s'\n", v);
+                return 2;
+            }
+            o.precision = (int)p;
+        } else if (!strcmp(f, "--link")) {
             if (strlen(v) != 1 || !strchr("TIA", v[0])) {
                 fprintf(stderr, "loretta svl-mnist run: --link must be T, I or A\n");
                 return 2;

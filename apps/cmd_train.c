@@ -38,7 +38,8 @@ static void usage(FILE *f) {
             "usage: loretta train --data TOKENS.npy [--config PRESET|FILE.json] [--steps N]\n"
             "                     [--batch B] [--seq T] [--accum K] [--lr MAX] [--min-lr MIN]\n"
             "                     [--warmup N] [--seed S] [--max-nan N] [--save-every K]\n"
-            "                     [--out DIR] [--resume CKPT] [--backend NAME] [--threads N]\n"
+            "                     [--out DIR] [--resume CKPT] [--precision fp32|bf16]\n"
+            "                     [--backend NAME] [--threads N]\n"
             "  --data      flat token file (.npy of uint8, uint16, int32 or int64)\n"
             "  --config    tiny, laptop, paper or a JSON config (default tiny)\n"
             "  --steps     optimiser steps in total (default 100); --seq T (default 128),\n"
@@ -47,11 +48,14 @@ static void usage(FILE *f) {
             "              --warmup steps of linear warm-up from 1e-7 (default steps/20)\n"
             "  --out       run directory for metrics.jsonl and checkpoint.safetensors (default run)\n"
             "  --resume    continue from a checkpoint (model, optimiser, step, data position)\n"
+            "  --precision fp32 (default) or bf16: bf16 matmul/attention operands with f32\n"
+            "              masters, gradients and optimiser (docs/trainer.md, Precision)\n"
             "  --save-every  checkpoint every K steps (default 0: only at the end and on Ctrl-C)\n");
 }
 
 typedef struct train_opts {
     const char *config, *data, *out, *resume;
+    lt_precision precision;
     long steps, batch, seq, accum, warmup, save_every, max_nan;
     double lr, min_lr;
     unsigned long long seed;
@@ -89,6 +93,10 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--resume")) o->resume = v;
+        else if (!strcmp(a, "--precision")) {
+            ok = lt_precision_parse(v, &o->precision) == LT_OK;
+            if (!ok) fprintf(stderr, "loretta train: --precision wants fp32 or bf16, got '%s'\n", v);
+        }
         else if (!strcmp(a, "--steps")) ok = parse_long(a, v, 1, 1L << 40, &o->steps), o->have_steps = 1;
         else if (!strcmp(a, "--batch")) ok = parse_long(a, v, 1, 1 << 16, &o->batch);
         else if (!strcmp(a, "--seq")) ok = parse_long(a, v, 1, 1 << 20, &o->seq);
@@ -125,10 +133,12 @@ static void fmt_eta(double s, char *buf, size_t n) {
     else snprintf(buf, n, "%dh%02dm", (int)s / 3600, ((int)s % 3600) / 60);
 }
 
-static void log_metrics(FILE *f, const lt_model_config *mc, const lt_step_result *r, double tps,
+static void log_metrics(FILE *f, const lt_model *m, const lt_step_result *r, double tps,
                         double elapsed) {
     if (!f) return;
-    fprintf(f, "{\"step\": %lld, \"loss\": %.6f, \"tokens\": %.0f", (long long)r->step + 1, r->loss, r->weight);
+    const lt_model_config *mc = &m->cfg;
+    fprintf(f, "{\"step\": %lld, \"loss\": %.6f, \"tokens\": %.0f, \"precision\": \"%s\"",
+            (long long)r->step + 1, r->loss, r->weight, lt_precision_name(lt_model_precision(m)));
     for (int i = 0; i < r->n_modality; i++)
         if (r->mod_weight[i] > 0) fprintf(f, ", \"loss_%s\": %.6f", mc->modalities[i].name, r->mod_loss[i]);
     fprintf(f, ", \"lr\": %.6g, \"grad_norm\": %.6g, \"clip_scale\": %.6g, \"skipped\": %d, "
@@ -196,6 +206,12 @@ int lt_cmd_train(int argc, char **argv) {
     }
     const lt_model_config *mc = &tr->model->cfg;
     if (lt_train_config_validate(&tr->tc) != LT_OK) return lt_fail("training settings");
+    /* A run option, not part of the checkpoint: a resumed run uses what this line says. */
+    if (lt_model_set_precision(tr->model, o.precision) != LT_OK) {
+        lt_trainer_free(tr);
+        free(stream);
+        return lt_fail("--precision");
+    }
 
     if (lt_mkdir_p(o.out) != LT_OK) return lt_fail("train");
     char ckpt[4096], metrics[4096];
@@ -210,10 +226,11 @@ int lt_cmd_train(int argc, char **argv) {
         if (lt_window_batch_alloc((int)o.batch, (int)o.seq, &wb[k]) != LT_OK) return lt_fail("batch");
 
     printf("training %s (%lld parameters) on %s [%s]: %lld tokens from %s, B %ld x T %ld x accum %ld, "
-           "steps %lld, lr %.3g -> %.3g, warm-up %lld\n",
+           "steps %lld, lr %.3g -> %.3g, warm-up %lld, precision %s\n",
            mc->name, (long long)tr->model->n_weights, dev->info.name, dev->backend->name,
            (long long)n_tokens, o.data, o.batch, o.seq, o.accum, (long long)tr->tc.total_steps,
-           tr->tc.lr_max, tr->tc.lr_min, (long long)tr->tc.warmup_steps);
+           tr->tc.lr_max, tr->tc.lr_min, (long long)tr->tc.warmup_steps,
+           lt_precision_name(lt_model_precision(tr->model)));
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
 
@@ -253,10 +270,10 @@ int lt_cmd_train(int argc, char **argv) {
         if (r.n_modality > 1)
             for (int i = 0; i < r.n_modality; i++)
                 if (r.mod_weight[i] > 0) printf(" %s %.4f", mc->modalities[i].name, r.mod_loss[i]);
-        printf(" lr %.3g gnorm %.3f tok/s %.0f ETA %s%s\n", r.lr, r.grad_norm, tps, eta,
-               r.skipped ? " [SKIPPED: non-finite loss or gradient]" : "");
+        printf(" lr %.3g gnorm %.3f tok/s %.0f %s ETA %s%s\n", r.lr, r.grad_norm, tps,
+               lt_precision_name(lt_model_precision(tr->model)), eta, r.skipped ? " [SKIPPED: non-finite loss or gradient]" : "");
         fflush(stdout);
-        log_metrics(mf, mc, &r, tps, elapsed);
+        log_metrics(mf, tr->model, &r, tps, elapsed);
         if (o.save_every > 0 && tr->step % o.save_every == 0 && tr->step < tr->tc.total_steps &&
             save(tr, ckpt)) {
             rc = 1;

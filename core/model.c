@@ -91,6 +91,7 @@ lt_status lt_model_create(lt_device *dev, const lt_model_config *cfg, int max_B,
 
 void lt_model_free(lt_model *m) {
     if (!m) return;
+    lt_model_free_half(m);
     if (m->acts) {
         lt_tensor_free(&m->acts->f32);
         lt_tensor_free(&m->acts->in);
@@ -194,18 +195,26 @@ static lt_status reduce_losses(lt_model *m, const lt_batch *b, lt_loss_sums *out
     return LT_OK;
 }
 
-lt_status lt_model_forward(lt_model *m, const lt_batch *b, float grad_scale, lt_loss_sums *out) {
+lt_status lt_model_forward_mode(lt_model *m, const lt_batch *b, float grad_scale,
+                                lt_loss_sums *out, lt_fwd_mode mode) {
     if (!m) return lt_error(LT_ERR_INVALID_ARG, "model forward: NULL model");
     LT_TRY(check_batch(m, b));
     m->acts->B = b->B;
     m->acts->T = b->T;
     m->acts->have_grad = 0;
+    /* The backward follows the precision of the forward it differentiates. */
+    m->acts->half = m->precision == LT_PRECISION_BF16 && mode != LT_FWD_FP32;
+    if (m->acts->half && mode == LT_FWD_REFRESH) LT_TRY(lt_model_refresh_half(m));
     LT_TRY(upload_batch(m, b));
     LT_TRY(lt_embed_part_forward(m));
     for (int l = 0; l < m->cfg.n_layer; l++) LT_TRY(lt_block_forward(m, l));
     LT_TRY(lt_head_forward(m, grad_scale));
     m->acts->have_grad = grad_scale != 0.0f;
     return reduce_losses(m, b, out);
+}
+
+lt_status lt_model_forward(lt_model *m, const lt_batch *b, float grad_scale, lt_loss_sums *out) {
+    return lt_model_forward_mode(m, b, grad_scale, out, LT_FWD_REFRESH);
 }
 
 lt_status lt_model_backward(lt_model *m) {

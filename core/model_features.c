@@ -41,7 +41,7 @@ lt_status lt_model_features(lt_model *m, const lt_seq *seqs, int n, float *out) 
             }
         }
         lt_batch batch = {B, T, tok, zi, zw, pos, lens, NULL};
-        s = lt_model_forward(m, &batch, 0.0f, NULL);
+        s = lt_model_forward_mode(m, &batch, 0.0f, NULL, LT_FWD_FP32);
         lt_tensor hft;
         if (s == LT_OK) s = lt_act2(m, LT_ACT_HF, 0, d, &hft);
         if (s == LT_OK) s = lt_tensor_download(hf, &hft, (size_t)B * T * d * 4);

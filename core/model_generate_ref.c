@@ -8,6 +8,7 @@
 
 #include "generate_internal.h"
 #include "loretta/ops.h"
+#include "model_internal.h"
 
 typedef struct ref_state {
     int n, cap_T;
@@ -77,7 +78,8 @@ static lt_status ref_step(ref_state *r, lt_model *m, const lt_gen_plan *pl, cons
             pos[(size_t)b * T + t] = keep ? r->pos[(size_t)b * r->cap_T + t] : 0;
         }
     lt_batch batch = {r->n, T, tok, r->zero_i, r->zero_w, pos, r->lens, NULL};
-    lt_status s = lt_model_forward(m, &batch, 0.0f, NULL);
+    /* f32 whatever the training precision: the cached generator it checks is f32. */
+    lt_status s = lt_model_forward_mode(m, &batch, 0.0f, NULL, LT_FWD_FP32);
     free(tok);
     free(pos);
     LT_TRY(s);

@@ -38,6 +38,21 @@ typedef enum lt_input_kind {
     LT_IN_TOKENS, LT_IN_TARGETS, LT_IN_WEIGHTS, LT_IN_POS, LT_IN_LENGTHS, LT_IN_COUNT
 } lt_input_kind;
 
+/* The bf16 operand copies of BF16 mode, in a second flat buffer (allocated by
+ * lt_model_set_precision): what each matmul and attention reads instead of the f32
+ * region of the same name. DY is backward scratch: the incoming gradient of one matmul
+ * at a time, [N, width] with width up to max(V, F, 3d). */
+typedef enum lt_act16_kind {
+    LT_A16_H1,  /* per layer [N, d] */
+    LT_A16_QKV, /* per layer [N, 3d]: q, k, v of the attention */
+    LT_A16_ATT, /* per layer [N, d] */
+    LT_A16_H2,  /* per layer [N, d] */
+    LT_A16_FCA, /* per layer [N, F] */
+    LT_A16_HF,  /* [N, d] */
+    LT_A16_DY,  /* [N, max(V, F, 3d)] */
+    LT_A16_COUNT
+} lt_act16_kind;
+
 struct lt_model_acts {
     lt_tensor f32;                   /* the whole activation buffer, flat */
     lt_tensor in;                    /* batch inputs (i32 and f32 words), flat */
@@ -48,6 +63,10 @@ struct lt_model_acts {
     int has_lengths;
     int have_grad;                   /* the last forward kept dlogits */
     float *host_losses;              /* [max N] */
+    lt_tensor b16;                   /* bf16 operand copies (BF16 mode only), flat */
+    size_t off16[LT_A16_COUNT];      /* in bf16 elements */
+    size_t stride16[LT_A16_COUNT];
+    int half;                        /* the last forward ran with bf16 operands */
 };
 
 /* A contiguous view [shape] at the start of region `k` for layer `layer`. */
@@ -57,6 +76,32 @@ lt_status lt_act(const lt_model *m, lt_act_kind k, int layer, int ndim, const in
 lt_status lt_act2(const lt_model *m, lt_act_kind k, int layer, int64_t width, lt_tensor *out);
 lt_status lt_model_input(const lt_model *m, lt_input_kind k, lt_dtype dt, int64_t n,
                          lt_tensor *out);
+/* [N, width] bf16 view of operand region k (BF16 mode only). */
+lt_status lt_act16(const lt_model *m, lt_act16_kind k, int layer, int64_t width, lt_tensor *out);
+
+/* How a forward picks its precision: the model's, refreshing the bf16 weights first (the
+ * public lt_model_forward); the model's with weights the caller has just refreshed (the
+ * trainer's micro-batches); or f32 whatever the model's precision (features and the
+ * reference generator, which are inference paths kept in f32). */
+typedef enum lt_fwd_mode { LT_FWD_REFRESH, LT_FWD_FRESH, LT_FWD_FP32 } lt_fwd_mode;
+lt_status lt_model_forward_mode(lt_model *m, const lt_batch *b, float grad_scale,
+                                lt_loss_sums *out, lt_fwd_mode mode);
+/* params16 = bf16(params), one lt_cast; a no-op in FP32 mode. */
+lt_status lt_model_refresh_half(lt_model *m);
+/* The bf16 operand buffer's layout and allocation, and freeing (core/model_precision.c). */
+lt_status lt_model_alloc_half(lt_model *m);
+void lt_model_free_half(lt_model *m);
+/* The operand a matmul or attention of this pass reads in place of the f32 tensor `f32`
+ * ([N, width], contiguous): in a bf16 pass the view of region k (layer) of the bf16
+ * buffer, else `f32` itself. _fill writes the bf16 copy (a no-op in an f32 pass). */
+lt_status lt_model_operand_view(const lt_model *m, lt_act16_kind k, int layer,
+                                const lt_tensor *f32, lt_tensor *out);
+lt_status lt_model_operand_fill(const lt_model *m, lt_tensor *op, const lt_tensor *f32);
+/* Where the matmul weights of a pass live: params16 when the pass is bf16, else params. */
+static inline const lt_tensor *lt_model_mm_weights(const lt_model *m) {
+    return m->acts->half ? &m->params16 : &m->params;
+}
+
 /* View of parameter (or gradient, with flat = &m->grads) number `index` of the table. */
 lt_status lt_model_param(const lt_model *m, const lt_tensor *flat, int index, lt_tensor *out);
 

@@ -81,8 +81,8 @@ lt_status lt_model_tensor(const lt_model *m, const lt_tensor *flat, const lt_par
                           lt_tensor *out) {
     if (!m || !flat || !p || !out) return lt_error(LT_ERR_INVALID_ARG, "model: NULL argument");
     int64_t shape[2] = {p->shape[0], p->shape[1]};
-    return lt_tensor_view(flat, p->offset * sizeof(float), LT_F32, p->ndim, shape,
-                          out);
+    return lt_tensor_view(flat, p->offset * lt_dtype_size(flat->dtype), flat->dtype, p->ndim,
+                          shape, out);
 }
 
 /* Box-Muller on two Philox words: u1 in (0, 1) so the log is finite. Computed in double
@@ -117,5 +117,5 @@ lt_status lt_model_init_weights(lt_model *m, uint64_t seed) {
     }
     lt_status s = lt_tensor_upload(&m->params, host, m->n_flat * sizeof(float));
     free(host);
-    return s;
+    return s == LT_OK ? lt_model_refresh_half(m) : s;
 }

@@ -131,6 +131,12 @@ lt_status lt_svl_train_stage(svl_ctx *c, const char *name, const char *init_ckpt
         st = lt_trainer_create(c->dev, &c->mc, &tc, c->p.batch, c->max_T, &t);
         if (st != LT_OK) return st;
     }
+    /* Precision is a run option: checkpoints hold f32 masters, so set it on every start. */
+    st = lt_model_set_precision(t->model, (lt_precision)c->o->precision);
+    if (st != LT_OK) {
+        lt_trainer_free(t);
+        return lt_error_context(st, "svl-mnist [%s]: ", name);
+    }
     gen_ctx g = {c, NULL, (uint64_t)t->step * 1000};
     if (transitive) st = lt_generator_create(t->model, c->p.batch, c->max_T, &g.gen);
     lt_loader *ld[8] = {0};
@@ -167,9 +173,9 @@ lt_status lt_svl_train_stage(svl_ctx *c, const char *name, const char *init_ckpt
     int64_t start = t ? t->step : 0;
     double tokens = 0, loss = NAN;
     if (!c->o->quiet && st == LT_OK)
-        fprintf(stderr, "svl-mnist [%s]: %s at step %lld of %d (%d loaders x %d rows%s)\n", name,
+        fprintf(stderr, "svl-mnist [%s]: %s at step %lld of %d (%d loaders x %d rows%s, %s)\n", name,
                 resumed ? "resuming" : "training", (long long)start, steps, n_files, c->p.batch,
-                transitive ? ", half transitive" : "");
+                transitive ? ", half transitive" : "", lt_precision_name(lt_model_precision(t->model)));
     while (st == LT_OK && t->step < steps) {
         const lt_batch *mb[8];
         lt_batch micro[8];
@@ -186,8 +192,9 @@ lt_status lt_svl_train_stage(svl_ctx *c, const char *name, const char *init_ckpt
         loss = r.loss;
         double el = now_s() - t0;
         fprintf(mf, "{\"stage\": \"%s\", \"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.5g, "
-                    "\"skipped\": %d, \"seconds\": %.3f",
-                name, (long long)r.step, r.loss, r.lr, r.grad_norm, r.skipped, prev_seconds + el);
+                    "\"skipped\": %d, \"seconds\": %.3f, \"precision\": \"%s\"",
+                name, (long long)r.step, r.loss, r.lr, r.grad_norm, r.skipped, prev_seconds + el,
+                lt_precision_name(lt_model_precision(t->model)));
         for (int m = 0; m < r.n_modality; m++)
             if (isfinite(r.mod_loss[m])) fprintf(mf, ", \"loss_%s\": %.6f", c->mc.modalities[m].name, r.mod_loss[m]);
         fprintf(mf, "}\n");

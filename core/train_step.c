@@ -3,7 +3,12 @@
  *
  * Clipping follows torch.nn.utils.clip_grad_norm_: coef = clip / (norm + 1e-6), clamped
  * to 1, and passed to lt_adamw as grad_scale so the gradient buffer is never rescaled
- * in a separate pass. */
+ * in a separate pass.
+ *
+ * BF16 precision: the update runs on the f32 masters as in FP32, then one lt_cast
+ * refreshes the bf16 weight copy. The step also refreshes it once before its first
+ * micro-batch, since code outside the trainer may have written the masters in between
+ * (a checkpoint restored into this trainer, a test); the micro-batches then reuse it. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,11 +105,12 @@ lt_status lt_trainer_step(lt_trainer *t, const lt_batch *micro, int n_micro, lt_
                         total_w);
     lt_model *m = t->model;
     LT_TRY(lt_model_zero_grad(m));
+    LT_TRY(lt_model_refresh_half(m));
     lt_loss_sums sum;
     memset(&sum, 0, sizeof sum);
     for (int i = 0; i < n_micro; i++) {
         lt_loss_sums s;
-        LT_TRY(lt_model_forward(m, &micro[i], (float)(1.0 / total_w), &s));
+        LT_TRY(lt_model_forward_mode(m, &micro[i], (float)(1.0 / total_w), &s, LT_FWD_FRESH));
         LT_TRY(lt_model_backward(m));
         sum.weighted_sum += s.weighted_sum;
         sum.weight += s.weight;
@@ -146,5 +152,5 @@ lt_status lt_trainer_step(lt_trainer *t, const lt_batch *micro, int n_micro, lt_
     t->adam_step++;
     t->step++;
     if (out) *out = r;
-    return LT_OK;
+    return lt_model_refresh_half(m);
 }

@@ -101,6 +101,17 @@ typedef struct lt_loss_sums {
 
 typedef struct lt_model_acts lt_model_acts; /* activations, private to core/model_*.c */
 
+/* Training precision, a run option (not a model property: checkpoints hold f32 masters
+ * only). BF16 is "autocast": f32 master weights, gradients and AdamW moments as in FP32;
+ * every matmul and attention reads bf16 operands (a bf16 copy of the weights, refreshed
+ * from the masters, and bf16 copies of the activations) and writes f32; norms, GELU,
+ * residuals, softmax/cross-entropy, lse and losses stay f32. docs/trainer.md, "Precision". */
+typedef enum lt_precision { LT_PRECISION_FP32 = 0, LT_PRECISION_BF16 = 1 } lt_precision;
+
+const char *lt_precision_name(lt_precision p); /* "fp32", "bf16" */
+/* "fp32" or "bf16"; anything else is INVALID_ARG naming the string. */
+lt_status lt_precision_parse(const char *s, lt_precision *out);
+
 typedef struct lt_model {
     lt_model_config cfg;
     lt_device *dev;
@@ -112,6 +123,8 @@ typedef struct lt_model {
     lt_tensor grads;       /* f32 [n_flat] */
     int max_B, max_T;
     lt_model_acts *acts;
+    lt_precision precision; /* LT_PRECISION_FP32 unless lt_model_set_precision */
+    lt_tensor params16;     /* bf16 [n_flat] copy of params in BF16 mode (else no buffer) */
 } lt_model;
 
 /* Builds the parameter table, allocates parameters, gradients and the activations for
@@ -129,7 +142,8 @@ lt_status lt_model_init_weights(lt_model *m, uint64_t seed);
 double lt_init_normal(uint64_t seed, uint64_t element, uint64_t tensor_index);
 
 const lt_param_info *lt_model_find(const lt_model *m, const char *name);
-/* A view of one named tensor in `flat` (params, grads or an optimiser buffer). */
+/* A view of one named tensor in `flat` (params, params16, grads or an optimiser buffer),
+ * with flat's dtype. */
 lt_status lt_model_tensor(const lt_model *m, const lt_tensor *flat, const lt_param_info *p,
                           lt_tensor *out);
 
@@ -142,6 +156,17 @@ lt_status lt_model_backward(lt_model *m);
 lt_status lt_model_zero_grad(lt_model *m);
 /* Logits of the last forward: f32 [B*T, vocab] (rows of padding included). */
 lt_status lt_model_logits(const lt_model *m, lt_tensor *out);
+
+/* Switches the precision of the forward/backward passes. BF16 allocates the bf16 copy of
+ * the parameters (same table and offsets as params) and the bf16 activation copies, and
+ * fills the copy from the current masters; FP32 frees them. The device is probed first
+ * (cast, matmul and attention with bf16 operands and f32 results): a device that cannot
+ * run them gives UNSUPPORTED ("model: bf16 precision is not available on ...") and the
+ * model stays as it was. In BF16 mode lt_model_forward refreshes the copy from params
+ * before it runs, so weights written straight into params (checkpoint restore, tests)
+ * are never used stale; the trainer refreshes it after every update. */
+lt_status lt_model_set_precision(lt_model *m, lt_precision p);
+lt_precision lt_model_precision(const lt_model *m);
 
 /* FLOPs of one training step per token, the PyTorch baseline's formula:
  * 6 * N_mm + 12 * L * T * d with N_mm = 12 L d^2 + V d (matmul weights incl. the head). */

@@ -83,6 +83,7 @@ typedef struct lt_svl_run_opts {
     int device, threads;
     uint64_t seed;
     int quiet;
+    int precision;         /* lt_precision of the training stages (0 = fp32) */
 } lt_svl_run_opts;
 
 /* Trains C2M3 on the two pairs holding the linking modality plus the unimodal sets,
