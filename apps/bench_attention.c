@@ -1,15 +1,24 @@
-/* apps/bench_attention.c - `loretta bench attention`: the tiled kernel against a naive
- * T x T attention, forward + backward, time and extra memory.
+/* apps/bench_attention.c - `loretta bench attention`: a backend's tiled attention kernel,
+ * forward + backward: time, TFLOP/s against the device's peak, and (on the cpu) a naive
+ * T x T attention for comparison of time and extra memory.
+ *
+ * FLOPs follow the FlashAttention benchmarks: the forward counts its two T x T matmuls,
+ * 4*B*H*T^2*Dh, halved when causal; the backward 2.5x the forward (five matmuls, one of
+ * them the recomputed QK^T). Softmax and rescaling are not counted.
+ *
+ * Inputs: q, k, v of --dtype; with bf16/f16 the rest (out, dout, dq, dk, dv) is f32, as
+ * the trainer's mixed precision uses them. lse is f32.
  *
  * The naive version lives here: it materialises the score matrix of every (b, h), keeps
- * P for the backward (as autograd would) and forms dS as a second T x T matrix; same f32,
- * same OpenMP thread count, vectorisable loops. Its extra memory is those two matrices,
- * 2 * B*H*T*T floats. The tiled kernel's extra memory is its per-thread scratch (as the
- * cpu backend reports it) plus the saved lse, B*H*T floats.
+ * P for the backward (as autograd would) and forms dS as a second T x T matrix; f32 on
+ * the same (dtype-rounded) values, same OpenMP thread count, vectorisable loops. Its
+ * extra memory is those two matrices, 2 * B*H*T*T floats. The tiled kernel's extra
+ * memory is its per-thread scratch (as the cpu backend reports it) plus the saved lse,
+ * B*H*T floats.
  *
  * Each measurement runs in a child process of its own, so the process peak RSS
- * (getrusage) of one does not hide the next; the parent never starts an OpenMP team, so
- * forking is safe. */
+ * (getrusage) of one does not hide the next; the parent never starts an OpenMP team or a
+ * GPU context, so forking is safe. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,17 +43,23 @@
 
 typedef struct bench_cfg {
     int64_t B, H, Dh, T;
-    int causal, reps;
+    int64_t tokens;        /* > 0: B = tokens / T for each T (the FlashAttention setup) */
+    int causal, reps, warmup;
+    lt_dtype dtype;        /* of q, k, v */
     lt_common_opts dev;
 } bench_cfg;
 
 typedef struct bench_result {
     int ok, threads;
+    lt_status status;      /* of the failing call when !ok */
     double fwd_s, bwd_s;   /* best of reps */
+    double total_s;        /* best forward + backward of one rep */
     double extra_bytes;    /* counted: scratch + lse, or the T x T matrices; < 0 = unknown */
     long rss_base_kb;      /* peak RSS with inputs and outputs allocated */
     long rss_peak_kb;      /* peak RSS after the runs */
     double checksum;       /* sum of out, dq, dk, dv: the two implementations must agree */
+    double peak_f32, peak_half; /* the device's dense peaks (0 = unknown) */
+    char device[128];
     char err[256];
 } bench_result;
 
@@ -60,18 +75,34 @@ static long peak_rss_kb(void) {
     return ru.ru_maxrss;
 }
 
-static void fill_random(float *x, size_t n, uint64_t seed) {
+static int is_half(lt_dtype t) { return t == LT_BF16 || t == LT_F16; }
+
+/* Uniform in [-1, 1); slots 0-2 (q, k, v) rounded to the input dtype, so the naive f32
+ * code sees exactly the values the kernel loads. */
+static void fill_random(float *x, size_t n, uint64_t seed, lt_dtype round_to) {
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 1;
     for (size_t i = 0; i < n; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
         x[i] = (float)((double)(s >> 40) / (double)(1 << 23)) - 1.0f;
+        if (round_to == LT_BF16) x[i] = lt_bf16_to_f32(lt_f32_to_bf16(x[i]));
+        else if (round_to == LT_F16) x[i] = lt_f16_to_f32(lt_f32_to_f16(x[i]));
     }
+}
+
+static lt_dtype slot_dtype(const bench_cfg *c, int slot) {
+    if (slot < 3) return c->dtype;
+    return is_half(c->dtype) ? LT_F32 : c->dtype;
 }
 
 static double sum_all(const float *x, size_t n) {
     double s = 0.0;
     for (size_t i = 0; i < n; i++) s += x[i];
     return s;
+}
+
+static double attn_fwd_flops(const bench_cfg *c) {
+    double f = 4.0 * (double)c->B * (double)c->H * (double)c->T * (double)c->T * (double)c->Dh;
+    return c->causal ? 0.5 * f : f;
 }
 
 /* ---------------------------------------------------------------- naive ---- */
@@ -163,6 +194,12 @@ static void naive_backward(const bench_cfg *c, int nt, const float *q, const flo
     }
 }
 
+static void keep_best(bench_result *res, double fwd, double bwd) {
+    if (fwd < res->fwd_s) res->fwd_s = fwd;
+    if (bwd < res->bwd_s) res->bwd_s = bwd;
+    if (fwd + bwd < res->total_s) res->total_s = fwd + bwd;
+}
+
 static int run_naive(const bench_cfg *c, bench_result *res) {
     int nt = c->dev.threads;
 #ifdef _OPENMP
@@ -176,15 +213,15 @@ static int run_naive(const bench_cfg *c, bench_result *res) {
     for (int i = 0; i < 8; i++) {
         x[i] = malloc(n * sizeof(float));
         if (!x[i]) return snprintf(res->err, sizeof res->err, "out of memory"), 1;
-        fill_random(x[i], n, (uint64_t)i);
+        fill_random(x[i], n, (uint64_t)i, i < 3 ? c->dtype : LT_F32);
     }
     float *q = x[0], *k = x[1], *v = x[2], *dout = x[3], *out = x[4];
     float *dq = x[5], *dk = x[6], *dv = x[7];
     res->threads = nt;
     res->rss_base_kb = peak_rss_kb();
     res->extra_bytes = 2.0 * (double)tt * sizeof(float);
-    res->fwd_s = res->bwd_s = INFINITY;
-    for (int rep = 0; rep < c->reps; rep++) {
+    res->fwd_s = res->bwd_s = res->total_s = INFINITY;
+    for (int rep = -c->warmup; rep < c->reps; rep++) {
         double t0 = now_s();
         float *P = malloc(tt * sizeof(float));
         if (!P) return snprintf(res->err, sizeof res->err, "out of memory (P)"), 1;
@@ -196,8 +233,7 @@ static int run_naive(const bench_cfg *c, bench_result *res) {
         free(dS);
         free(P);
         double t2 = now_s();
-        if (t1 - t0 < res->fwd_s) res->fwd_s = t1 - t0;
-        if (t2 - t1 < res->bwd_s) res->bwd_s = t2 - t1;
+        if (rep >= 0) keep_best(res, t1 - t0, t2 - t1);
     }
     res->rss_peak_kb = peak_rss_kb();
     res->checksum = sum_all(out, n) + sum_all(dq, n) + sum_all(dk, n) + sum_all(dv, n);
@@ -208,8 +244,24 @@ static int run_naive(const bench_cfg *c, bench_result *res) {
 /* ---------------------------------------------------------------- tiled ---- */
 
 static int tiled_fail(bench_result *res, const char *what) {
+    res->status = LT_ERR_INTERNAL;
     snprintf(res->err, sizeof res->err, "%s: %s", what, lt_last_error());
     return 1;
+}
+
+static int tiled_status(bench_result *res, lt_status s, const char *what) {
+    int rc = tiled_fail(res, what);
+    res->status = s;
+    return rc;
+}
+
+/* Uploads n host floats into t, converting to t's dtype (through `tmp`, n elements). */
+static lt_status upload_as(lt_tensor *t, const float *host, size_t n, void *tmp) {
+    if (t->dtype == LT_F32) return lt_tensor_upload(t, host, n * sizeof(float));
+    uint16_t *h = tmp;
+    for (size_t i = 0; i < n; i++)
+        h[i] = t->dtype == LT_BF16 ? lt_f32_to_bf16(host[i]) : lt_f32_to_f16(host[i]);
+    return lt_tensor_upload(t, h, n * sizeof(uint16_t));
 }
 
 static int run_tiled(const bench_cfg *c, bench_result *res) {
@@ -219,16 +271,20 @@ static int run_tiled(const bench_cfg *c, bench_result *res) {
     lt_device *dev = NULL;
     if (lt_device_find(o.backend, o.device, &dev) != LT_OK) return tiled_fail(res, "device");
     if (o.threads > 0) lt_device_set_threads(dev, o.threads);
+    snprintf(res->device, sizeof res->device, "%s", dev->info.name);
+    res->peak_f32 = dev->info.peak_flops_f32;
+    res->peak_half = dev->info.peak_flops_half;
     int64_t shape[4] = {c->B, c->T, c->H, c->Dh}, lshape[3] = {c->B, c->H, c->T};
     size_t n = (size_t)(c->B * c->T * c->H * c->Dh);
     lt_tensor t[8], lse;
     float *host = malloc(n * sizeof(float));
-    if (!host) return snprintf(res->err, sizeof res->err, "out of memory"), 1;
+    uint16_t *tmp = malloc(n * sizeof(uint16_t));
+    if (!host || !tmp) return snprintf(res->err, sizeof res->err, "out of memory"), 1;
     for (int i = 0; i < 8; i++) {
-        if (lt_tensor_alloc(dev, LT_F32, 4, shape, &t[i]) != LT_OK) return tiled_fail(res, "alloc");
-        fill_random(host, n, (uint64_t)i); /* also touches every page of outputs */
-        if (lt_tensor_upload(&t[i], host, n * sizeof(float)) != LT_OK)
-            return tiled_fail(res, "upload");
+        if (lt_tensor_alloc(dev, slot_dtype(c, i), 4, shape, &t[i]) != LT_OK)
+            return tiled_fail(res, "alloc");
+        fill_random(host, n, (uint64_t)i, i < 3 ? c->dtype : LT_F32); /* touches every page */
+        if (upload_as(&t[i], host, n, tmp) != LT_OK) return tiled_fail(res, "upload");
     }
     if (lt_tensor_alloc(dev, LT_F32, 3, lshape, &lse) != LT_OK) return tiled_fail(res, "alloc");
     lt_tensor *q = &t[0], *k = &t[1], *v = &t[2], *dout = &t[3], *out = &t[4];
@@ -242,25 +298,25 @@ static int run_tiled(const bench_cfg *c, bench_result *res) {
         res->extra_bytes = (double)(f > b ? f : b) + (double)lt_tensor_nbytes(&lse);
     }
     res->rss_base_kb = peak_rss_kb();
-    res->fwd_s = res->bwd_s = INFINITY;
+    res->fwd_s = res->bwd_s = res->total_s = INFINITY;
     float scale = 1.0f / sqrtf((float)c->Dh);
-    for (int rep = 0; rep < c->reps; rep++) {
+    lt_status s;
+    for (int rep = -c->warmup; rep < c->reps; rep++) {
         double t0 = now_s();
-        if (lt_attention_forward(out, &lse, q, k, v, NULL, c->causal, scale) != LT_OK ||
-            lt_device_sync(dev) != LT_OK)
-            return tiled_fail(res, "attn_fwd");
+        s = lt_attention_forward(out, &lse, q, k, v, NULL, c->causal, scale);
+        if (s == LT_OK) s = lt_device_sync(dev);
+        if (s != LT_OK) return tiled_status(res, s, "attn_fwd");
         double t1 = now_s();
-        if (lt_attention_backward(dq, dk, dv, dout, q, k, v, out, &lse, NULL, c->causal, scale) !=
-                LT_OK ||
-            lt_device_sync(dev) != LT_OK)
-            return tiled_fail(res, "attn_bwd");
+        s = lt_attention_backward(dq, dk, dv, dout, q, k, v, out, &lse, NULL, c->causal, scale);
+        if (s == LT_OK) s = lt_device_sync(dev);
+        if (s != LT_OK) return tiled_status(res, s, "attn_bwd");
         double t2 = now_s();
-        if (t1 - t0 < res->fwd_s) res->fwd_s = t1 - t0;
-        if (t2 - t1 < res->bwd_s) res->bwd_s = t2 - t1;
+        if (rep >= 0) keep_best(res, t1 - t0, t2 - t1);
     }
     res->rss_peak_kb = peak_rss_kb();
     res->checksum = 0.0;
-    for (int i = 4; i < 8; i++) {
+    for (int i = 4; i < 8; i++) { /* f32 whenever the inputs are half */
+        if (t[i].dtype != LT_F32) continue;
         if (lt_tensor_download(host, &t[i], n * sizeof(float)) != LT_OK)
             return tiled_fail(res, "download");
         res->checksum += sum_all(host, n);
@@ -268,6 +324,7 @@ static int run_tiled(const bench_cfg *c, bench_result *res) {
     for (int i = 0; i < 8; i++) lt_tensor_free(&t[i]);
     lt_tensor_free(&lse);
     free(host);
+    free(tmp);
     return 0;
 }
 
@@ -283,6 +340,7 @@ static bench_result measure(const bench_cfg *c, int naive) {
         return res;
     }
     fflush(stdout);
+    fflush(stderr);
     pid_t pid = fork();
     if (pid == 0) {
         close(fd[0]);
@@ -335,8 +393,18 @@ static int parse_int(const char *flag, const char *s, int64_t lo, int64_t *out) 
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: loretta bench attention [--T 1024,2048,4096] [--B 1] [--H 8]\n"
-                    "       [--Dh 64] [--causal 1|0] [--reps 2] [--threads N] [--backend cpu]\n");
+    fprintf(stderr,
+            "usage: loretta bench attention [--dtype f32|bf16|f16] [--T 1024,2048,4096]\n"
+            "       [--B 1 | --tokens N] [--H 8] [--Dh 64] [--causal 1|0] [--reps 2]\n"
+            "       [--warmup 0] [--naive 1|0] [--peak TFLOPS] [--threads N] [--backend cpu]\n"
+            "  Times the backend's attention forward and backward (device synced), best of\n"
+            "  --reps after --warmup untimed runs. TFLOP/s use the FlashAttention count:\n"
+            "  forward 4*B*H*T^2*Dh (halved when causal), backward 2.5x the forward; %% of\n"
+            "  peak is against the device's dense peak for the dtype (bf16/f16: matrix\n"
+            "  units; --peak overrides it), n/a when unknown. --tokens N sets B = N/T per T.\n"
+            "  --dtype bf16|f16: q, k, v in that dtype, out, dout, dq, dk, dv f32.\n"
+            "  --naive 1 (the default on the cpu) also runs a T x T attention on the CPU\n"
+            "  threads and compares time, memory and results.\n");
 }
 
 static void mib(char *s, size_t n, double bytes) {
@@ -344,10 +412,62 @@ static void mib(char *s, size_t n, double bytes) {
     else snprintf(s, n, "%.2f", bytes / (1 << 20));
 }
 
+static void pct(char *s, size_t n, double rate, double peak) {
+    if (peak > 0) snprintf(s, n, "%.1f", 100.0 * rate / peak);
+    else snprintf(s, n, "n/a");
+}
+
+/* The header, once the first measurement has named the device and its peak. */
+static void print_header(const bench_cfg *c, const bench_result *r, double peak, double unit) {
+    const char *be = c->dev.backend ? c->dev.backend : "cpu";
+    printf("attention forward+backward on %s [%s]: q/k/v %s", r->device, be,
+           lt_dtype_name(c->dtype));
+    if (is_half(c->dtype)) printf(" (out, dout, dq, dk, dv f32)");
+    printf(", H=%lld Dh=%lld, %s, ", (long long)c->H, (long long)c->Dh,
+           c->causal ? "causal" : "bidirectional");
+    if (c->tokens > 0) printf("B = %lld/T, ", (long long)c->tokens);
+    printf("best of %d after %d warm-up\n", c->reps, c->warmup);
+    if (peak > 0) printf("peak %.1f TFLOP/s (%s, dense)\n", peak / 1e12, lt_dtype_name(c->dtype));
+    else printf("peak unknown for this device and dtype: %% of peak is n/a (--peak sets it)\n");
+    const char *u = unit >= 1e12 ? "TF/s" : "GF/s";
+    char f[16], b[16], t[16];
+    snprintf(f, sizeof f, "fwd %s", u);
+    snprintf(b, sizeof b, "bwd %s", u);
+    snprintf(t, sizeof t, "tot %s", u);
+    printf("%6s %5s %7s | %9s %9s %9s | %8s %8s %8s %7s | %9s %9s\n", "T", "B", "threads",
+           "fwd ms", "bwd ms", "total ms", f, b, t, "% peak", "extra MiB", "RSS+ MiB");
+}
+
+static void print_naive(const bench_result *tiled, const bench_result *slow, const int64_t *Ts,
+                        const int64_t *Bs, int nT) {
+    printf("\nnaive T x T attention (this file, f32, CPU threads) against the tiled kernel\n");
+    printf("%6s %5s %7s | %9s %9s %9s %11s %9s | %6s %8s\n", "T", "B", "threads", "naive fwd",
+           "bwd ms", "total ms", "extra MiB", "RSS+ MiB", "time", "memory");
+    for (int i = 0; i < nT; i++) {
+        const bench_result *t = &tiled[i], *n = &slow[i];
+        if (!t->ok || !n->ok) continue;
+        char e1[32], mem_ratio[32];
+        mib(e1, sizeof e1, n->extra_bytes);
+        if (t->extra_bytes > 0)
+            snprintf(mem_ratio, sizeof mem_ratio, "%.0fx", n->extra_bytes / t->extra_bytes);
+        else
+            snprintf(mem_ratio, sizeof mem_ratio, "n/a");
+        printf("%6lld %5lld %7d | %9.1f %9.1f %9.1f %11s %9.1f | %5.2fx %8s\n", (long long)Ts[i],
+               (long long)Bs[i], n->threads, 1e3 * n->fwd_s, 1e3 * n->bwd_s, 1e3 * n->total_s, e1,
+               (double)(n->rss_peak_kb - n->rss_base_kb) / 1024, n->total_s / t->total_s,
+               mem_ratio);
+    }
+    printf("time and memory: naive / tiled. extra = tiled scratch + lse, naive P + dS;\n"
+           "RSS+ = peak RSS growth over the inputs and outputs (getrusage, one process per\n"
+           "measurement).\n");
+}
+
 int lt_bench_attention_main(int argc, char **argv) {
-    bench_cfg c = {1, 8, 64, 0, 1, 2, {NULL, 0, 0}};
+    bench_cfg c = {1, 8, 64, 0, 0, 1, 2, 0, LT_F32, {NULL, 0, 0}};
     if (lt_parse_common(&argc, argv, &c.dev)) return 2;
-    int64_t Ts[MAX_T] = {1024, 2048, 4096}, causal = 1, reps = 2;
+    int64_t Ts[MAX_T] = {1024, 2048, 4096}, causal = 1, reps = 2, warmup = 0, naive = -1;
+    int64_t B = 1;
+    double peak_override = 0.0;
     int nT = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -360,11 +480,29 @@ int lt_bench_attention_main(int argc, char **argv) {
                 fprintf(stderr, "loretta bench attention: --T wants lengths like 1024,2048\n");
                 return 2;
             }
-        } else if (!strcmp(a, "--B")) rc = parse_int(a, val, 1, &c.B);
+        } else if (!strcmp(a, "--dtype")) {
+            if (lt_dtype_parse(val, &c.dtype) != LT_OK ||
+                (c.dtype != LT_F32 && !is_half(c.dtype))) {
+                fprintf(stderr, "loretta bench attention: --dtype is f32, bf16 or f16, not '%s'\n",
+                        val);
+                return 2;
+            }
+        } else if (!strcmp(a, "--peak")) {
+            char *end;
+            peak_override = strtod(val, &end);
+            if (*end || end == val || !(peak_override > 0)) {
+                fprintf(stderr, "loretta bench attention: --peak wants TFLOP/s > 0, got '%s'\n", val);
+                return 2;
+            }
+            peak_override *= 1e12;
+        } else if (!strcmp(a, "--B")) rc = parse_int(a, val, 1, &B);
+        else if (!strcmp(a, "--tokens")) rc = parse_int(a, val, 1, &c.tokens);
         else if (!strcmp(a, "--H")) rc = parse_int(a, val, 1, &c.H);
         else if (!strcmp(a, "--Dh")) rc = parse_int(a, val, 1, &c.Dh);
         else if (!strcmp(a, "--causal")) rc = parse_int(a, val, 0, &causal);
         else if (!strcmp(a, "--reps")) rc = parse_int(a, val, 1, &reps);
+        else if (!strcmp(a, "--warmup")) rc = parse_int(a, val, 0, &warmup);
+        else if (!strcmp(a, "--naive")) rc = parse_int(a, val, 0, &naive);
         else {
             fprintf(stderr, "loretta bench attention: unknown option '%s'\n", a);
             return usage(), 2;
@@ -374,52 +512,81 @@ int lt_bench_attention_main(int argc, char **argv) {
     }
     c.causal = causal != 0;
     c.reps = (int)reps;
-    printf("attention forward+backward, f32, B=%lld H=%lld Dh=%lld, %s, best of %d\n",
-           (long long)c.B, (long long)c.H, (long long)c.Dh, c.causal ? "causal" : "bidirectional",
-           c.reps);
-    printf("tiled = %s backend's kernel (extra = scratch + lse); naive = T x T in this file "
-           "(extra = P + dS)\n",
-           c.dev.backend ? c.dev.backend : "cpu");
-    printf("%6s %7s | %9s %9s %9s %11s %9s | %9s %9s %9s %11s %9s | %6s %8s\n", "T", "threads",
-           "tiled fwd", "bwd ms", "total ms", "extra MiB", "RSS+ MiB", "naive fwd", "bwd ms",
-           "total ms", "extra MiB", "RSS+ MiB", "time", "memory");
-    int failed = 0;
+    c.warmup = (int)warmup;
+    const char *be = c.dev.backend ? c.dev.backend : "cpu";
+    int with_naive = naive < 0 ? !strcmp(be, "cpu") : naive != 0;
+
+    int failed = 0, header = 0;
+    double unit = 1e12; /* TFLOP/s, or GFLOP/s when the first rate is below 1 TFLOP/s */
+    char results[MAX_T][512];
+    int n_results = 0;
+    bench_result tiled[MAX_T], slow[MAX_T];
+    int64_t Bs[MAX_T];
+    memset(tiled, 0, sizeof tiled);
+    memset(slow, 0, sizeof slow);
     for (int i = 0; i < nT; i++) {
         c.T = Ts[i];
-        bench_result r[2];
-        for (int naive = 0; naive < 2; naive++) {
-            r[naive] = measure(&c, naive);
-            if (!r[naive].ok) {
-                fprintf(stderr, "loretta bench attention: T=%lld %s: %s\n", (long long)c.T,
-                        naive ? "naive" : "tiled", r[naive].err);
-                failed = 1;
+        c.B = c.tokens > 0 ? (c.tokens / c.T > 0 ? c.tokens / c.T : 1) : B;
+        Bs[i] = c.B;
+        bench_result *r = &tiled[i];
+        *r = measure(&c, 0);
+        if (!r->ok) {
+            fprintf(stderr, "loretta bench attention: T=%lld: %s\n", (long long)c.T, r->err);
+            if (r->status == LT_ERR_UNSUPPORTED || r->status == LT_ERR_DTYPE) {
+                fprintf(stderr,
+                        "loretta bench attention: the %s backend cannot run attention with %s "
+                        "inputs in this build (try --dtype f32)\n",
+                        be, lt_dtype_name(c.dtype));
+                return 1;
             }
+            failed = 1;
+            continue;
         }
-        if (!r[0].ok || !r[1].ok) continue;
-        char e0[32], e1[32], mem_ratio[32];
-        mib(e0, sizeof e0, r[0].extra_bytes);
-        mib(e1, sizeof e1, r[1].extra_bytes);
-        if (r[0].extra_bytes > 0)
-            snprintf(mem_ratio, sizeof mem_ratio, "%.0fx", r[1].extra_bytes / r[0].extra_bytes);
-        else
-            snprintf(mem_ratio, sizeof mem_ratio, "n/a");
-        double t0 = r[0].fwd_s + r[0].bwd_s, t1 = r[1].fwd_s + r[1].bwd_s;
-        printf("%6lld %7d | %9.1f %9.1f %9.1f %11s %9.1f | %9.1f %9.1f %9.1f %11s %9.1f | "
-               "%5.2fx %8s\n",
-               (long long)c.T, r[0].threads, 1e3 * r[0].fwd_s, 1e3 * r[0].bwd_s, 1e3 * t0, e0,
-               (double)(r[0].rss_peak_kb - r[0].rss_base_kb) / 1024, 1e3 * r[1].fwd_s,
-               1e3 * r[1].bwd_s, 1e3 * t1, e1, (double)(r[1].rss_peak_kb - r[1].rss_base_kb) / 1024,
-               t1 / t0, mem_ratio);
-        double scale = fabs(r[1].checksum) > 1.0 ? fabs(r[1].checksum) : 1.0;
-        if (fabs(r[0].checksum - r[1].checksum) > 1e-3 * scale) {
+        double peak = peak_override > 0 ? peak_override
+                      : is_half(c.dtype) ? r->peak_half
+                      : c.dtype == LT_F32 ? r->peak_f32 : 0.0;
+        double ff = attn_fwd_flops(&c), fb = 2.5 * ff;
+        if (!header) {
+            if ((ff + fb) / r->total_s < 1e12) unit = 1e9;
+            print_header(&c, r, peak, unit);
+            header = 1;
+        }
+        char e0[32], p0[32], pk[32];
+        mib(e0, sizeof e0, r->extra_bytes);
+        pct(p0, sizeof p0, (ff + fb) / r->total_s, peak);
+        if (peak > 0) snprintf(pk, sizeof pk, "%.1f", peak / 1e12);
+        else snprintf(pk, sizeof pk, "n/a");
+        printf("%6lld %5lld %7d | %9.3f %9.3f %9.3f | %8.2f %8.2f %8.2f %7s | %9s %9.1f\n",
+               (long long)c.T, (long long)c.B, r->threads, 1e3 * r->fwd_s, 1e3 * r->bwd_s,
+               1e3 * r->total_s, ff / r->fwd_s / unit, fb / r->bwd_s / unit,
+               (ff + fb) / r->total_s / unit, p0, e0,
+               (double)(r->rss_peak_kb - r->rss_base_kb) / 1024);
+        snprintf(results[n_results++], sizeof results[0],
+                 "RESULT attention backend=%s dtype=%s B=%lld H=%lld T=%lld Dh=%lld causal=%d "
+                 "fwd_ms=%.4f bwd_ms=%.4f total_ms=%.4f fwd_tflops=%.4g bwd_tflops=%.4g "
+                 "total_tflops=%.4g peak_tflops=%s pct_peak=%s",
+                 be, lt_dtype_name(c.dtype), (long long)c.B, (long long)c.H, (long long)c.T,
+                 (long long)c.Dh, c.causal, 1e3 * r->fwd_s, 1e3 * r->bwd_s, 1e3 * r->total_s,
+                 ff / r->fwd_s / 1e12, fb / r->bwd_s / 1e12, (ff + fb) / r->total_s / 1e12, pk,
+                 p0);
+        if (!with_naive) continue;
+        slow[i] = measure(&c, 1);
+        if (!slow[i].ok) {
+            fprintf(stderr, "loretta bench attention: T=%lld naive: %s\n", (long long)c.T,
+                    slow[i].err);
+            failed = 1;
+            continue;
+        }
+        double scale = fabs(slow[i].checksum) > 1.0 ? fabs(slow[i].checksum) : 1.0;
+        if (fabs(r->checksum - slow[i].checksum) > 1e-3 * scale) {
             fprintf(stderr,
                     "loretta bench attention: T=%lld: tiled and naive disagree (checksums "
                     "%.6g vs %.6g)\n",
-                    (long long)c.T, r[0].checksum, r[1].checksum);
+                    (long long)c.T, r->checksum, slow[i].checksum);
             failed = 1;
         }
     }
-    printf("time and memory columns at the right: naive / tiled. RSS+ = peak RSS growth over the\n"
-           "inputs and outputs (getrusage, one process per measurement).\n");
+    if (with_naive && header) print_naive(tiled, slow, Ts, Bs, nT);
+    for (int i = 0; i < n_results; i++) printf("%s\n", results[i]);
     return failed;
 }

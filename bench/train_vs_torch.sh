@@ -21,7 +21,7 @@ tokps() { sed -n 's/.*tok\/s=\([0-9.]*\).*/\1/p' | tail -1; }
 
 echo "== loretta: $MODEL T=$SEQ B=$BATCH threads=$THREADS"
 OURS_OUT=$(OMP_NUM_THREADS=$THREADS OPENBLAS_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE \
-  "$LORETTA" bench train --model "$MODEL" --seq "$SEQ" --batch "$BATCH" --steps "$STEPS" \
+  "$LORETTA" bench train --config "$MODEL" --seq "$SEQ" --batch "$BATCH" --steps "$STEPS" --profile-steps 0 \
   --threads "$THREADS" --backend cpu 2>/dev/null)
 echo "$OURS_OUT" | grep RESULT
 OURS=$(echo "$OURS_OUT" | grep RESULT | tokps)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "loretta/backend.h"
+#include "profile_internal.h"
 
 static const char *const lt_op_names[LT_OP_COUNT] = {
     [LT_OP_FILL] = "fill",
@@ -56,6 +57,7 @@ lt_status lt_op_dispatch(lt_device *dev, const lt_op_call *call) {
     if (!fn)
         return lt_error(LT_ERR_UNSUPPORTED, "%s is not implemented by backend %s",
                         lt_op_name(call->op), dev->backend->name);
+    if (lt_profile_on) return lt_profile_dispatch(dev, call, fn);
     return fn(dev, call);
 }
 

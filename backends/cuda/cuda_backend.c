@@ -133,6 +133,36 @@ lt_status lt_cuda_float_dtype(const char *op, const char *arg, const lt_tensor *
 
 /* ---------------------------------------------------------------- devices ---- */
 
+/* Dense peak FLOP/s from SM count x FLOP per clock per SM x clock, for the two
+ * architectures this backend targets; other GPUs stay 0 (unknown) rather than guessed.
+ *   sm_80 (A100): 1024 bf16/f16 FMA per clock per SM on the tensor cores = 2048 FLOP,
+ *     64 f32 FMA = 128 FLOP; 108 SMs x 1.41 GHz -> 312 and 19.5 TFLOP/s (datasheet).
+ *   sm_90 (H100/H200): 4096 bf16 FLOP and 128 f32 FMA = 256 FLOP per clock per SM.
+ *     The 989 TFLOP/s bf16 datasheet figure of the SXM parts (132 SMs) is at 1.83 GHz,
+ *     below the 1.98 GHz maximum the driver reports, so the tensor clock is capped there;
+ *     f32 (67 TFLOP/s on the datasheet) uses the reported maximum.
+ * The clock comes from cudaDevAttrClockRate (kHz): CUDA 13 removed cudaDeviceProp's
+ * clockRate. */
+static void cuda_peak_flops(int ordinal, int major, int minor, int sms, lt_device_info *info) {
+    int khz = 0;
+    if (cudaDeviceGetAttribute(&khz, cudaDevAttrClockRate, ordinal) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return;
+    }
+    double hz = 1e3 * (double)khz, tensor_hz = hz;
+    double half_per_clk = 0.0, f32_per_clk = 0.0;
+    if (major == 8 && minor == 0) {
+        half_per_clk = 2048.0;
+        f32_per_clk = 128.0;
+    } else if (major == 9 && minor == 0) {
+        half_per_clk = 4096.0;
+        f32_per_clk = 256.0;
+        if (tensor_hz > 1.83e9) tensor_hz = 1.83e9;
+    }
+    info->peak_flops_half = (double)sms * half_per_clk * tensor_hz;
+    info->peak_flops_f32 = (double)sms * f32_per_clk * hz;
+}
+
 static lt_status cuda_discover(lt_device *devs, int max, int *count) {
     *count = 0;
     int n = 0;
@@ -178,6 +208,7 @@ static lt_status cuda_discover(lt_device *devs, int max, int *count) {
         info->supports_bf16 = p.major >= 8;
         info->supports_f16 = 1;
         info->supports_f64 = 0;
+        cuda_peak_flops(i, p.major, p.minor, p.multiProcessorCount, info);
         devs[found].impl = cd;
         found++;
     }

@@ -52,6 +52,10 @@ typedef struct lt_device_info {
     int supports_f64;
     int supports_bf16;
     int supports_f16;
+    /* Dense peak FLOP/s (FMA = 2), 0 = unknown: f32 on the general cores, and bf16/f16
+     * with f32 accumulation on matrix units (what MFU and % of peak are measured
+     * against; docs/cuda.md "Benchmarks" lists how each backend derives them). */
+    double peak_flops_f32, peak_flops_half;
 } lt_device_info;
 
 typedef struct lt_device {
