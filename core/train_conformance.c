@@ -12,33 +12,37 @@
 #include "loretta/train.h"
 
 static lt_status drift(const lt_trainer *a, const lt_trainer *b, float *ha, float *hb,
-                       double *worst, const char **where) {
+                       lt_train_conf_result *worst, const char **where) {
     const lt_model *m = a->model;
     LT_TRY(lt_tensor_download(ha, &a->model->params, m->n_flat * sizeof(float)));
     LT_TRY(lt_tensor_download(hb, &b->model->params, m->n_flat * sizeof(float)));
-    *worst = 0.0;
+    worst->drift_max = worst->drift_l2 = 0.0;
     *where = m->info[0].name;
     for (int i = 0; i < m->n_tensors; i++) {
         const lt_param_info *p = &m->info[i];
-        double num = 0.0, den = 0.0;
+        double num = 0.0, den = 0.0, sd = 0.0, sy = 0.0;
         for (int64_t e = 0; e < p->numel; e++) {
             const double x = ha[p->offset + e], y = hb[p->offset + e];
             const double d = fabs(x - y);
             if (!(d <= num)) num = d; /* NaN wins */
             if (fabs(y) > den) den = fabs(y);
+            sd += d * d;
+            sy += y * y;
         }
         const double r = den > 0 ? num / den : num;
-        if (!(r <= *worst)) {
-            *worst = r;
+        const double r2 = sy > 0 ? sqrt(sd / sy) : sqrt(sd);
+        if (!(r <= worst->drift_max)) {
+            worst->drift_max = r;
             *where = p->name;
         }
+        if (!(r2 <= worst->drift_l2)) worst->drift_l2 = r2;
     }
     return LT_OK;
 }
 
 lt_status lt_train_conformance(lt_device *dev, lt_device *base, const lt_model_config *cfg,
-                               int B, int T, int steps, FILE *log, double *max_loss_diff,
-                               double *max_drift) {
+                               lt_precision precision, int B, int T, int steps, FILE *log,
+                               lt_train_conf_result *out) {
     if (!dev || !base || !cfg || steps < 1)
         return lt_error(LT_ERR_INVALID_ARG, "train conformance: NULL device/config or steps < 1");
     lt_train_config tc;
@@ -53,6 +57,8 @@ lt_status lt_train_conformance(lt_device *dev, lt_device *base, const lt_model_c
     memset(&wb, 0, sizeof wb);
     lt_status s = lt_trainer_create(dev, cfg, &tc, B, T, &a);
     if (s == LT_OK) s = lt_trainer_create(base, cfg, &tc, B, T, &b);
+    if (s == LT_OK) s = lt_model_set_precision(a->model, precision);
+    if (s == LT_OK) s = lt_model_set_precision(b->model, precision);
     if (s == LT_OK) s = lt_window_batch_alloc(B, T, &wb);
     const int64_t n = (int64_t)(T + 1) * B * 4;
     if (s == LT_OK) {
@@ -66,10 +72,11 @@ lt_status lt_train_conformance(lt_device *dev, lt_device *base, const lt_model_c
         for (int64_t i = 0; i < n; i++)
             stream[i] = m0->tok_lo + (int32_t)(lt_rng_uniform(99, (uint64_t)i, 1) * (float)(m0->tok_hi - m0->tok_lo));
     }
-    double worst_loss = 0.0, worst_drift = 0.0;
+    lt_train_conf_result worst = {0, 0, 0};
     if (s == LT_OK && log)
-        fprintf(log, "train step: %s [%s] vs %s [%s], model %s, B %d T %d\n", dev->info.name,
-                dev->info.backend_name, base->info.name, base->info.backend_name, cfg->name, B, T);
+        fprintf(log, "train step: %s [%s] vs %s [%s], model %s, B %d T %d, %s\n", dev->info.name,
+                dev->info.backend_name, base->info.name, base->info.backend_name, cfg->name, B, T,
+                lt_precision_name(precision));
     for (int st = 0; st < steps && s == LT_OK; st++) {
         s = lt_window_batch_fill(&wb, &a->model->cfg, stream, n, 5, (uint64_t)st);
         lt_step_result ra, rb;
@@ -83,18 +90,20 @@ lt_status lt_train_conformance(lt_device *dev, lt_device *base, const lt_model_c
             s = lt_error_context(s, "train conformance on %s: ", base->info.backend_name);
             break;
         }
-        double d = 0.0;
+        lt_train_conf_result now;
         const char *where = "";
-        s = drift(a, b, ha, hb, &d, &where);
+        s = drift(a, b, ha, hb, &now, &where);
         const double dl = fabs(ra.loss - rb.loss);
-        if (!(dl <= worst_loss)) worst_loss = dl;
-        if (!(d <= worst_drift)) worst_drift = d;
+        if (!(dl <= worst.loss_diff)) worst.loss_diff = dl;
+        if (s == LT_OK && !(now.drift_max <= worst.drift_max)) worst.drift_max = now.drift_max;
+        if (s == LT_OK && !(now.drift_l2 <= worst.drift_l2)) worst.drift_l2 = now.drift_l2;
         if (s == LT_OK && log)
-            fprintf(log, "  step %d loss %.7f vs %.7f (diff %.2e) grad norm %.5f vs %.5f, param drift %.2e (%s)\n",
-                    st, ra.loss, rb.loss, dl, ra.grad_norm, rb.grad_norm, d, where);
+            fprintf(log, "  step %d loss %.7f vs %.7f (diff %.2e) grad norm %.5f vs %.5f, param drift "
+                         "max %.2e (%s) L2 %.2e\n",
+                    st, ra.loss, rb.loss, dl, ra.grad_norm, rb.grad_norm, now.drift_max, where,
+                    now.drift_l2);
     }
-    if (max_loss_diff) *max_loss_diff = worst_loss;
-    if (max_drift) *max_drift = worst_drift;
+    if (out) *out = worst;
     free(ha);
     free(hb);
     free(stream);

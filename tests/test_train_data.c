@@ -135,11 +135,12 @@ static void test_step_conformance(void **state) {
     }
     lt_model_config mc;
     assert_int_equal(lt_model_config_preset("tiny", &mc), LT_OK);
-    double dl = -1, dd = -1;
-    lt_status s = lt_train_conformance(cpu, ref, &mc, 2, 16, 3, stdout, &dl, &dd);
+    lt_train_conf_result r = {-1, -1, -1};
+    lt_status s = lt_train_conformance(cpu, ref, &mc, LT_PRECISION_FP32, 2, 16, 3, stdout, &r);
     if (s != LT_OK) fail_msg("%s", lt_last_error());
-    assert_true(dl >= 0 && dl < 1e-5);
-    assert_true(dd >= 0 && dd < 1e-4);
+    assert_true(r.loss_diff >= 0 && r.loss_diff < 1e-5);
+    assert_true(r.drift_max >= 0 && r.drift_max < 1e-4);
+    assert_true(r.drift_l2 >= 0 && r.drift_l2 < 1e-4);
 }
 
 int main(void) {

@@ -417,6 +417,26 @@ static void test_every_device(void **state) {
     }
 }
 
+/* Whole bf16 steps, every other device against the cpu (what `loretta conformance
+ * --train --precision bf16` runs on a GPU): the losses agree closely and the parameters
+ * stay within the L2 bound that command uses, both sides having run in bf16. */
+static void test_train_conformance_bf16(void **state) {
+    (void)state;
+    lt_model_config mc = tiny();
+    lt_device *cpu = device("cpu");
+    for (int i = 0; i < lt_device_count(); i++) {
+        lt_device *dev = lt_device_get(i);
+        if (dev == cpu || !dev->info.supports_bf16) continue;
+        lt_train_conf_result r = {-1, -1, -1};
+        lt_status s = lt_train_conformance(dev, cpu, &mc, LT_PRECISION_BF16, 2, 16, 3, NULL, &r);
+        if (s != LT_OK) fail_msg("%s: %s", dev->info.backend_name, lt_last_error());
+        print_message("%s bf16 vs cpu bf16: loss diff %.2e, drift max %.2e L2 %.2e\n",
+                      dev->info.backend_name, r.loss_diff, r.drift_max, r.drift_l2);
+        assert_true(r.loss_diff >= 0 && r.loss_diff < 1e-3);
+        assert_true(r.drift_l2 >= 0 && r.drift_l2 < 1e-2);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),
@@ -428,6 +448,7 @@ int main(void) {
         cmocka_unit_test(test_no_stale_weights),
         cmocka_unit_test(test_fp32_unchanged),
         cmocka_unit_test(test_every_device),
+        cmocka_unit_test(test_train_conformance_bf16),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

@@ -98,14 +98,23 @@ lt_status lt_window_batch_fill(lt_window_batch *w, const lt_model_config *cfg,
 
 /* ---- whole-step conformance ---- */
 
+/* The worst values over the steps of lt_train_conformance. */
+typedef struct lt_train_conf_result {
+    double loss_diff; /* |loss_dev - loss_base| */
+    double drift_max; /* per tensor max |p_dev - p_base| / max |p_base|, worst tensor */
+    double drift_l2;  /* per tensor ||p_dev - p_base|| / ||p_base||, worst tensor */
+} lt_train_conf_result;
+
 /* Trains `steps` steps of config `cfg` (B x T windows of a fixed random stream) on `dev`
- * and on `base` (normally the cpu device) from identical weights, and writes one line
- * per step to `log`: both losses, their difference, and the max relative parameter drift
- * (max |p_dev - p_base| / max |p_base| over the tensors). *max_loss_diff and *max_drift
- * receive the worst values (either may be NULL). */
+ * and on `base` (normally the cpu device) from identical weights, both in `precision`
+ * (lt_model_set_precision), and writes one line per step to `log`: both losses, their
+ * difference and the parameter drift. The element-wise drift_max suits fp32, where both
+ * sides round alike; in bf16 one f32 sum in another order can move a bf16 rounding, and
+ * AdamW turns a changed sign of a near-zero gradient into a full lr step on that element,
+ * so bf16 is judged by drift_l2. `out` (may be NULL) receives the worst values. */
 lt_status lt_train_conformance(lt_device *dev, lt_device *base, const lt_model_config *cfg,
-                               int B, int T, int steps, FILE *log, double *max_loss_diff,
-                               double *max_drift);
+                               lt_precision precision, int B, int T, int steps, FILE *log,
+                               lt_train_conf_result *out);
 
 #ifdef __cplusplus
 }
