@@ -137,6 +137,25 @@ LT_DEV void tc_store_rows(const tc_view &v, int64_t b, int64_t h, int64_t row0, 
 LT_DEV uint16_t *tc_stage_k(uint16_t *sm, int st) { return sm + 2 * st * TC_TILE; }
 LT_DEV uint16_t *tc_stage_v(uint16_t *sm, int st) { return sm + (2 * st + 1) * TC_TILE; }
 
+/* The two-stage K/V pipeline of the forward and dQ loops: before computing on tile t
+ * (stage t & 1), start fetching tile t + 1 into the other stage and wait only for tile
+ * t; on the last tile wait for everything. Ends with the barrier that makes tile t
+ * visible to every warp. */
+LT_DEV void tc_kv_advance(uint16_t *sm, const tc_args &a, int64_t b, int64_t h, int64_t t,
+                          int64_t nk, int64_t kend) {
+    if (t + 1 < nk) {
+        const int64_t jn = (t + 1) * TC_BK;
+        const int sn = (int)((t + 1) & 1);
+        tc_load_rows(tc_stage_k(sm, sn), a.k, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
+        tc_load_rows(tc_stage_v(sm, sn), a.v, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
+        tc_cp_commit();
+        tc_cp_wait<1>();
+    } else {
+        tc_cp_wait<0>();
+    }
+    __syncthreads();
+}
+
 /* ------------------------------------------------------------------ forward ---- */
 
 /* Shared memory: K and V tiles of two stages; Q passes through stage 1 before the key
@@ -174,17 +193,7 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_fwd_kernel(tc_args a) {
         const int live = row0 < i0 + vrows; /* the warp has a non-padding row */
         for (int64_t t = 0; t < nk; t++) {
             const int64_t j0 = t * TC_BK;
-            if (t + 1 < nk) {
-                const int64_t jn = j0 + TC_BK;
-                const int sn = (int)((t + 1) & 1);
-                tc_load_rows(tc_stage_k(sm, sn), a.k, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
-                tc_load_rows(tc_stage_v(sm, sn), a.v, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
-                tc_cp_commit();
-                tc_cp_wait<1>();
-            } else {
-                tc_cp_wait<0>();
-            }
-            __syncthreads();
+            tc_kv_advance(sm, a, b, h, t, nk, kend);
             if (live && (!a.causal || j0 <= row0 + 15))
                 tc_fwd_tile(w, qa, tc_stage_k(sm, (int)(t & 1)), tc_stage_v(sm, (int)(t & 1)), row0, j0, L, a.causal, a.scale_log2, o,
                             m, l);
@@ -331,17 +340,7 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_bwd_q_kernel(tc_args a)
         const int live = row0 < i0 + vrows;
         for (int64_t t = 0; t < nk; t++) {
             const int64_t j0 = t * TC_BK;
-            if (t + 1 < nk) {
-                const int64_t jn = j0 + TC_BK;
-                const int sn = (int)((t + 1) & 1);
-                tc_load_rows(tc_stage_k(sm, sn), a.k, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
-                tc_load_rows(tc_stage_v(sm, sn), a.v, b, h, jn, TC_BK, tc_min(kend - jn, TC_BK));
-                tc_cp_commit();
-                tc_cp_wait<1>();
-            } else {
-                tc_cp_wait<0>();
-            }
-            __syncthreads();
+            tc_kv_advance(sm, a, b, h, t, nk, kend);
             if (live && (!a.causal || j0 <= row0 + 15))
                 tc_bwd_q_tile(w, qa, doa, tc_stage_k(sm, (int)(t & 1)), tc_stage_v(sm, (int)(t & 1)), row0, j0, L, a.causal,
                               a.scale_log2, lse2, dd, dq);
