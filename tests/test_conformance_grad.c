@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "loretta/conformance.h"
+#include "support/fake_device.h"
 #include "loretta/loretta.h"
 
 static void print(const lt_conf_result *r) {
@@ -104,17 +105,10 @@ static lt_status attn_bwd_off(lt_device *dev, const lt_op_call *call) {
 
 static int setup_broken(void **state) {
     (void)state;
-    lt_device *ref = NULL;
-    if (lt_conf_reference(&ref) != LT_OK) return -1;
-    broken_backend = *lt_backend_ref_get();
-    broken_backend.name = "broken";
+    if (lt_test_fake_device("broken", &broken_backend, &broken_dev) != 0) return -1;
     broken_backend.ops[LT_OP_GELU_BWD] = gelu_bwd_off;
     broken_backend.ops[LT_OP_RMSNORM_BWD] = rmsnorm_bwd_off;
     broken_backend.ops[LT_OP_ATTN_BWD] = attn_bwd_off;
-    broken_dev = *ref;
-    broken_dev.backend = &broken_backend;
-    broken_dev.bytes_in_use = 0;
-    broken_dev.info.is_reference = 0;
     return 0;
 }
 

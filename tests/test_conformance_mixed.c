@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "loretta/conformance.h"
+#include "support/fake_device.h"
 #include "loretta/loretta.h"
 #include "op_f32_staging.h"
 
@@ -243,18 +244,10 @@ SLOPPY(attn_bwd, LT_OP_ATTN_BWD)
 
 static int setup_broken(void **state) {
     (void)state;
-    lt_device *ref = NULL;
-    if (lt_conf_reference(&ref) != LT_OK) return -1;
-    broken_backend = *lt_backend_ref_get();
-    broken_backend.name = "sloppy";
+    if (lt_test_fake_device("sloppy", &broken_backend, &broken_dev) != 0) return -1;
     broken_backend.ops[LT_OP_MATMUL] = sloppy_matmul;
     broken_backend.ops[LT_OP_ATTN_FWD] = sloppy_attn_fwd;
     broken_backend.ops[LT_OP_ATTN_BWD] = sloppy_attn_bwd;
-    broken_dev = *ref;
-    broken_dev.backend = &broken_backend;
-    broken_dev.bytes_in_use = 0;
-    broken_dev.info.is_reference = 0;
-    snprintf(broken_dev.info.backend_name, sizeof broken_dev.info.backend_name, "sloppy");
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "loretta/conformance.h"
+#include "support/fake_device.h"
 #include "loretta/loretta.h"
 
 /* ---------------------------------------------------------------- every op ---- */
@@ -195,10 +196,7 @@ static lt_status matmul_ignores_row_stride(lt_device *dev, const lt_op_call *cal
 
 static int setup_broken(void **state) {
     (void)state;
-    lt_device *ref = NULL;
-    if (lt_conf_reference(&ref) != LT_OK) return -1;
-    broken_backend = *lt_backend_ref_get();
-    broken_backend.name = "broken";
+    if (lt_test_fake_device("broken", &broken_backend, &broken_dev) != 0) return -1;
     broken_backend.ops[LT_OP_SCALE] = wrong_scale;
     broken_backend.ops[LT_OP_ADD] = add_past_end;
     broken_backend.ops[LT_OP_GELU_FWD] = gelu_nan;
@@ -206,11 +204,6 @@ static int setup_broken(void **state) {
     broken_backend.ops[LT_OP_SAMPLE] = sample_off_by_one;
     broken_backend.ops[LT_OP_MATMUL] = matmul_ignores_row_stride;
     broken_backend.ops[LT_OP_SUMSQ] = NULL; /* unsupported */
-    broken_dev = *ref;
-    broken_dev.backend = &broken_backend;
-    broken_dev.bytes_in_use = 0;
-    broken_dev.info.is_reference = 0;
-    snprintf(broken_dev.info.backend_name, sizeof broken_dev.info.backend_name, "broken");
     return 0;
 }
 
