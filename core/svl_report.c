@@ -242,15 +242,18 @@ static void write_md(FILE *f, const svl_ctx *c, const svl_stage *stages, const s
     fprintf(f, "\nThe control continues C2M3 for as many steps as LoReTTa, from the same weights with the same "
                "fresh optimiser and schedule, without transitive rows: it separates the transitive effect from "
                "the effect of more training.\n\n![loss curves](loss_curves.png)\n\n![perplexity](perplexity.png)\n");
-    fprintf(f, "\n## Provenance\n\n- seed %llu, preset %s, source commit %s\n- device: %s %d (%s), built with %s\n"
+    fprintf(f, "\n## Provenance\n\n- seed %llu, preset %s, training precision %s, source commit %s\n"
+               "- device: %s %d (%s), built with %s\n"
                "- data: %s (see its build.json for sources, sizes and checksums)\n",
-            (unsigned long long)c->o->seed, c->p.name, LT_GIT_COMMIT, c->dev->backend->name, c->dev->index,
-            c->dev->info.name, lt_build_backends(), c->o->data_dir);
+            (unsigned long long)c->o->seed, c->p.name, lt_precision_name((lt_precision)c->o->precision),
+            LT_GIT_COMMIT, c->dev->backend->name, c->dev->index, c->dev->info.name, lt_build_backends(),
+            c->o->data_dir);
 }
 
 static void write_json(FILE *f, const svl_ctx *c, const svl_stage *stages, const svl_eval *ev) {
-    fprintf(f, "{\n  \"link\": \"%c\", \"preset\": \"%s\", \"seed\": %llu, \"commit\": \"%s\",\n", c->link, c->p.name,
-            (unsigned long long)c->o->seed, LT_GIT_COMMIT);
+    fprintf(f, "{\n  \"link\": \"%c\", \"preset\": \"%s\", \"seed\": %llu, \"precision\": \"%s\", \"commit\": \"%s\",\n",
+            c->link, c->p.name, (unsigned long long)c->o->seed,
+            lt_precision_name((lt_precision)c->o->precision), LT_GIT_COMMIT);
     fprintf(f, "  \"device\": {\"backend\": \"%s\", \"index\": %d},\n", c->dev->backend->name, c->dev->index);
     fprintf(f, "  \"data\": \"%s\",\n  \"models\": {\n", c->o->data_dir);
     for (int i = 0; i < SVL_NMODEL; i++) {

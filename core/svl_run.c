@@ -242,6 +242,56 @@ lt_status lt_svl_train_stage(svl_ctx *c, const char *name, const char *init_ckpt
     return st;
 }
 
+/* FNV-1a of a whole file (the data's build.json: sources, sizes, checksums), 0 if unreadable. */
+static uint64_t file_hash(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    uint64_t h = 1469598103934665603ull;
+    int ch;
+    while ((ch = fgetc(f)) != EOF) h = (h ^ (uint64_t)(unsigned char)ch) * 1099511628211ull;
+    fclose(f);
+    return h;
+}
+
+/* OUT/link_X/run.json names what the finished stages in that folder were made with: the
+ * preset, seed, training precision and the data (a hash of its build.json). A rerun
+ * reuses finished stages only for the same four; anything else is refused before any
+ * work, so results are never labelled with options that did not produce them. */
+static lt_status check_run_manifest(const svl_ctx *c) {
+    char p[1200], tmp[1300], bj[1200];
+    snprintf(p, sizeof p, "%s/run.json", c->out);
+    snprintf(bj, sizeof bj, "%s/build.json", c->o->data_dir);
+    const char *prec = lt_precision_name((lt_precision)c->o->precision);
+    const unsigned long long seed = (unsigned long long)c->o->seed, data = file_hash(bj);
+    FILE *f = fopen(p, "r");
+    if (f) {
+        char preset[32] = "", precision[16] = "";
+        unsigned long long s0 = 0, d0 = 0;
+        int n = fscanf(f, "{\"preset\": \"%31[^\"]\", \"seed\": %llu, \"precision\": \"%15[^\"]\", "
+                          "\"data\": \"%llx\"}", preset, &s0, precision, &d0);
+        fclose(f);
+        if (n != 4)
+            return lt_error(LT_ERR_FORMAT, "svl-mnist: %s is not a run manifest this version wrote; "
+                            "remove %s or use another --out", p, c->out);
+        if (strcmp(preset, c->p.name) || s0 != seed || strcmp(precision, prec) || d0 != data)
+            return lt_error(LT_ERR_INVALID_ARG,
+                            "svl-mnist: %s holds a run with preset %s, seed %llu, precision %s and data "
+                            "%016llx; this command asks for preset %s, seed %llu, precision %s and data "
+                            "%016llx (%s). Its finished stages would be reused under the wrong label: "
+                            "use another --out, or remove %s to start over",
+                            c->out, preset, s0, precision, d0, c->p.name, seed, prec, data, bj, c->out);
+        return LT_OK;
+    }
+    snprintf(tmp, sizeof tmp, "%s.tmp", p);
+    f = fopen(tmp, "w");
+    if (!f) return lt_error(LT_ERR_IO, "svl-mnist: cannot write %s: %s", tmp, strerror(errno));
+    fprintf(f, "{\"preset\": \"%s\", \"seed\": %llu, \"precision\": \"%s\", \"data\": \"%016llx\"}\n",
+            c->p.name, seed, prec, data);
+    if (fclose(f) != 0 || rename(tmp, p) != 0)
+        return lt_error(LT_ERR_IO, "svl-mnist: cannot write %s: %s", p, strerror(errno));
+    return LT_OK;
+}
+
 static lt_status run_link(const lt_svl_run_opts *o, char link) {
     svl_ctx c;
     memset(&c, 0, sizeof c);
@@ -260,6 +310,7 @@ static lt_status run_link(const lt_svl_run_opts *o, char link) {
     LT_TRY(mkdir_p(o->out_dir));
     snprintf(c.out, sizeof c.out, "%s/link_%c", o->out_dir, link);
     LT_TRY(mkdir_p(c.out));
+    LT_TRY(check_run_manifest(&c));
     /* The two pair files holding the linking modality, then the three unimodal ones. */
     static const char *const pairs[3] = {"IT", "TA", "AI"};
     const char *letters = "ITA";

@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "loretta/model.h"
 #include "loretta/svl.h"
 #include "loretta/tensor.h"
 #include "support/svl_fixture.h"
@@ -61,6 +62,7 @@ static void run_on(const char *mnist, const char *audio, const char *text, const
     assert_non_null(strstr(md, "(I,A)*")); /* the unseen pair is marked */
     assert_non_null(strstr(md, "LoReTTa (paper)"));
     assert_non_null(strstr(md, "A\\|I*"));
+    assert_non_null(strstr(md, "training precision fp32"));
     snprintf(p, sizeof p, "%s/link_T/results.json", out);
     char *js = slurp(p);
     assert_non_null(js);
@@ -82,12 +84,31 @@ static void run_on(const char *mnist, const char *audio, const char *text, const
         assert_int_equal(stat(p, &st), 0);
         assert_true(st.st_size > 100);
     }
-    /* a rerun reuses the trained stages and evaluations: it takes a fraction of the time */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_non_null(strstr(js, "\"precision\": \"fp32\""));
+    /* a rerun reuses the trained stages and evaluations: no checkpoint is written again */
+    struct stat before[3], after[3];
+    const char *stages[3] = {"c2m3", "loretta", "control"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/link_T/%s/final.safetensors", out, stages[i]);
+        assert_int_equal(stat(p, &before[i]), 0);
+    }
     assert_int_equal(lt_svl_run(&o), LT_OK);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    assert_true((double)(t1.tv_sec - t0.tv_sec) < 20.0);
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/link_T/%s/final.safetensors", out, stages[i]);
+        assert_int_equal(stat(p, &after[i]), 0);
+        assert_int_equal(after[i].st_ino, before[i].st_ino); /* saves go to a new file + rename */
+        assert_true(after[i].st_mtim.tv_sec == before[i].st_mtim.tv_sec &&
+                    after[i].st_mtim.tv_nsec == before[i].st_mtim.tv_nsec);
+    }
+    /* ... but not under other options: a different seed or precision is refused, naming both */
+    o.seed = 8;
+    assert_int_equal(lt_svl_run(&o), LT_ERR_INVALID_ARG);
+    assert_non_null(strstr(lt_last_error(), "seed 7"));
+    assert_non_null(strstr(lt_last_error(), "seed 8"));
+    o.seed = 7;
+    o.precision = LT_PRECISION_BF16;
+    assert_int_equal(lt_svl_run(&o), LT_ERR_INVALID_ARG);
+    assert_non_null(strstr(lt_last_error(), "precision bf16"));
 }
 
 static void test_fixture_sources(void **state) {
