@@ -392,6 +392,16 @@ static int parse_int(const char *flag, const char *s, int64_t lo, int64_t *out) 
     return 0;
 }
 
+/* A 0/1 switch. */
+static int parse_flag(const char *flag, const char *s, int64_t *out) {
+    if (strcmp(s, "0") && strcmp(s, "1")) {
+        fprintf(stderr, "loretta bench attention: %s is 0 or 1, got '%s'\n", flag, s);
+        return 2;
+    }
+    *out = s[0] - '0';
+    return 0;
+}
+
 static void usage(void) {
     fprintf(stderr,
             "usage: loretta bench attention [--dtype f32|bf16|f16] [--T 1024,2048,4096]\n"
@@ -458,8 +468,7 @@ static void print_naive(const bench_result *tiled, const bench_result *slow, con
                mem_ratio);
     }
     printf("time and memory: naive / tiled. extra = tiled scratch + lse, naive P + dS;\n"
-           "RSS+ = peak RSS growth over the inputs and outputs (getrusage, one process per\n"
-           "measurement).\n");
+           "RSS+ = peak RSS growth over the inputs and outputs (getrusage, one process each)\n");
 }
 
 int lt_bench_attention_main(int argc, char **argv) {
@@ -467,12 +476,16 @@ int lt_bench_attention_main(int argc, char **argv) {
     if (lt_parse_common(&argc, argv, &c.dev)) return 2;
     int64_t Ts[MAX_T] = {1024, 2048, 4096}, causal = 1, reps = 2, warmup = 0, naive = -1;
     int64_t B = 1;
+    int have_B = 0;
     double peak_override = 0.0;
     int nT = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) return usage(), 0;
-        if (!val) return usage(), 2;
+        if (!val) {
+            fprintf(stderr, "loretta bench attention: %s needs a value\n", a);
+            return usage(), 2;
+        }
         int rc = 0;
         if (!strcmp(a, "--T")) {
             nT = parse_list(val, Ts, MAX_T);
@@ -495,20 +508,25 @@ int lt_bench_attention_main(int argc, char **argv) {
                 return 2;
             }
             peak_override *= 1e12;
-        } else if (!strcmp(a, "--B")) rc = parse_int(a, val, 1, &B);
+        } else if (!strcmp(a, "--B")) rc = parse_int(a, val, 1, &B), have_B = 1;
         else if (!strcmp(a, "--tokens")) rc = parse_int(a, val, 1, &c.tokens);
         else if (!strcmp(a, "--H")) rc = parse_int(a, val, 1, &c.H);
         else if (!strcmp(a, "--Dh")) rc = parse_int(a, val, 1, &c.Dh);
-        else if (!strcmp(a, "--causal")) rc = parse_int(a, val, 0, &causal);
+        else if (!strcmp(a, "--causal")) rc = parse_flag(a, val, &causal);
         else if (!strcmp(a, "--reps")) rc = parse_int(a, val, 1, &reps);
         else if (!strcmp(a, "--warmup")) rc = parse_int(a, val, 0, &warmup);
-        else if (!strcmp(a, "--naive")) rc = parse_int(a, val, 0, &naive);
+        else if (!strcmp(a, "--naive")) rc = parse_flag(a, val, &naive);
         else {
             fprintf(stderr, "loretta bench attention: unknown option '%s'\n", a);
             return usage(), 2;
         }
         if (rc) return rc;
         i++;
+    }
+    if (have_B && c.tokens > 0) {
+        fprintf(stderr, "loretta bench attention: give --B (a fixed batch) or --tokens (B = tokens / T), "
+                        "not both\n");
+        return 2;
     }
     c.causal = causal != 0;
     c.reps = (int)reps;

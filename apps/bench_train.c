@@ -278,11 +278,14 @@ int lt_bench_train_main(int argc, char **argv) {
         stream[i] = m0->tok_lo +
                     (int32_t)(lt_rng_uniform(7, (uint64_t)i, 0) * (float)(m0->tok_hi - m0->tok_lo));
 
+    char threads_txt[48];
+    if (co.threads > 0) snprintf(threads_txt, sizeof threads_txt, "%d", co.threads);
+    else snprintf(threads_txt, sizeof threads_txt, "default (OMP_NUM_THREADS)");
     printf("# loretta bench train: model %s (L %d, H %d, d %d, V %d, %lld parameters), "
-           "precision %s, B %d T %d on %s [%s], threads %d\n",
+           "precision %s, B %d T %d on %s [%s], threads %s\n",
            mc.name, mc.n_layer, mc.n_head, mc.d_model, mc.vocab_size,
            (long long)tr->model->n_weights, o.precision, o.B, o.T, dev->info.name,
-           dev->backend->name, co.threads);
+           dev->backend->name, threads_txt);
     fflush(stdout);
     int total = o.warmup + o.steps + o.profile_steps;
     double prof_time = 0.0;

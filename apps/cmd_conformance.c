@@ -130,14 +130,25 @@ int lt_cmd_conformance(int argc, char **argv) {
     lt_precision prec = LT_PRECISION_FP32;
     lt_conf_options o;
     lt_conf_options_default(&o);
+    int prec_given = 0;
     for (int i = 1; i < argc; i++) {
+        static const char *const valued[] = {"--op", "--steps", "--model", "--precision"};
+        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
+            if (!strcmp(argv[i], valued[k]) && i + 1 >= argc) {
+                fprintf(stderr, "loretta conformance: %s needs a value\n", argv[i]);
+                return 2;
+            }
         if (!strcmp(argv[i], "--op") && i + 1 < argc) op_name = argv[++i];
         else if (!strcmp(argv[i], "--grad")) grad = 1;
         else if (!strcmp(argv[i], "--train")) train = 1;
         else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
-            if (lt_precision_parse(argv[++i], &prec) != LT_OK) return lt_fail("--precision");
+            prec_given = 1;
+            if (lt_precision_parse(argv[++i], &prec) != LT_OK) {
+                fprintf(stderr, "loretta conformance: --precision wants fp32 or bf16, got '%s'\n", argv[i]);
+                return 2;
+            }
         }
         else if (!strcmp(argv[i], "--quick")) o.quick = 1;
         else if (!strcmp(argv[i], "--verbose") || !strcmp(argv[i], "-v")) verbose = 1;
@@ -150,6 +161,11 @@ int lt_cmd_conformance(int argc, char **argv) {
             return 2;
         }
     }
+    if (prec_given && !train) {
+        fprintf(stderr, "loretta conformance: --precision applies to --train (the op cases cover every "
+                        "dtype already)\n");
+        return 2;
+    }
     if (verbose) o.log = log_line;
     if (device_given && !co.backend) {
         fprintf(stderr, "loretta conformance: --device needs --backend (without it every device "
@@ -160,7 +176,12 @@ int lt_cmd_conformance(int argc, char **argv) {
     if (train) return train_conformance(&co, device_given, model, steps, prec);
     lt_op only_op = LT_OP_COUNT;
     int only_family = -1;
-    if (op_name && !grad && lt_op_parse(op_name, &only_op) != LT_OK) return lt_fail("--op");
+    if (op_name && !grad && lt_op_parse(op_name, &only_op) != LT_OK) {
+        fprintf(stderr, "loretta conformance: --op: %s\n  ops:", lt_last_error());
+        for (int k = 0; k < LT_OP_COUNT; k++) fprintf(stderr, " %s", lt_op_name((lt_op)k));
+        fprintf(stderr, "\n");
+        return 2;
+    }
     if (op_name && grad && lt_conf_grad_parse(op_name, &only_family) != LT_OK) return lt_fail("--op");
     lt_device *ref = NULL;
     if (lt_conf_reference(&ref) != LT_OK) return lt_fail("conformance");

@@ -59,7 +59,7 @@ typedef struct train_opts {
     long steps, batch, seq, accum, warmup, save_every, max_nan;
     double lr, min_lr;
     unsigned long long seed;
-    int have_lr, have_min_lr, have_warmup, have_steps, have_seed, have_max_nan;
+    int have_lr, have_min_lr, have_warmup, have_steps, have_seed, have_max_nan, have_config;
 } train_opts;
 
 static int parse_long(const char *opt, const char *v, long lo, long hi, long *out) {
@@ -82,6 +82,21 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             usage(stdout);
             exit(0);
         }
+        /* Name the real mistake: a word that is no option (or --flag=value) is not an
+         * option missing its value. */
+        static const char *const known[] = {"--config", "--data", "--out", "--resume", "--precision",
+                                            "--steps", "--batch", "--seq", "--accum", "--warmup",
+                                            "--save-every", "--max-nan", "--lr", "--min-lr", "--seed"};
+        int is_known = 0;
+        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(a, known[k]);
+        if (!is_known) {
+            if (!strncmp(a, "--", 2) && strchr(a, '='))
+                fprintf(stderr, "loretta train: write '%.*s %s', not '%s'\n\n", (int)(strchr(a, '=') - a), a,
+                        strchr(a, '=') + 1, a);
+            else fprintf(stderr, "loretta train: unknown option %s\n\n", a);
+            usage(stderr);
+            return 0;
+        }
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "loretta train: %s needs a value\n", a);
@@ -89,7 +104,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         }
         i++;
         int ok = 1;
-        if (!strcmp(a, "--config")) o->config = v;
+        if (!strcmp(a, "--config")) o->config = v, o->have_config = 1;
         else if (!strcmp(a, "--data")) o->data = v;
         else if (!strcmp(a, "--out")) o->out = v;
         else if (!strcmp(a, "--resume")) o->resume = v;
@@ -177,6 +192,20 @@ int lt_cmd_train(int argc, char **argv) {
         if (lt_checkpoint_load(o.resume, dev, (int)o.batch, (int)o.seq, &tr) != LT_OK) {
             free(stream);
             return lt_fail("resuming");
+        }
+        /* The model is the checkpoint's; a --config naming another one is a mistake. */
+        if (o.have_config && strcmp(o.config, tr->model->cfg.name) != 0) {
+            lt_model_config want;
+            int same = lt_model_config_resolve(o.config, &want) == LT_OK &&
+                       !strcmp(want.name, tr->model->cfg.name);
+            if (!same) {
+                fprintf(stderr, "loretta train: --config %s, but %s holds model '%s': a resumed run keeps "
+                                "its checkpoint's model (drop --config, or start a new run without --resume)\n",
+                        o.config, o.resume, tr->model->cfg.name);
+                lt_trainer_free(tr);
+                free(stream);
+                return 2;
+            }
         }
         /* Settings named on the command line win; the others come from the checkpoint. */
         if (o.have_steps) tr->tc.total_steps = o.steps;

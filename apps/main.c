@@ -42,7 +42,14 @@ int lt_arg_double(const char *cmd, const char *opt, const char *v, double *out) 
 }
 
 int lt_fail(const char *what) {
-    fprintf(stderr, "loretta: %s: %s\n", what, lt_last_error());
+    const char *msg = lt_last_error();
+    /* "svl-mnist run" + "svl-mnist: unknown preset" would say svl-mnist twice: when the
+     * library's message already starts with the command's first word, it stands alone. */
+    size_t n = strcspn(what, " :");
+    if (n > 0 && strncmp(msg, what, n) == 0 && (msg[n] == ':' || msg[n] == ' '))
+        fprintf(stderr, "loretta: %s\n", msg);
+    else
+        fprintf(stderr, "loretta: %s: %s\n", what, msg);
     return 1;
 }
 

@@ -72,7 +72,7 @@ step() {
   rc=$?
   local dt=$(( $(date +%s) - t0 ))
   local last
-  last=$(grep -v '^[[:space:]]*$' "$log" | grep -v '^RESULT ' | tail -n 1 | cut -c1-70)
+  last=$(grep -v '^[[:space:]]*$' "$log" | grep -v '^RESULT ' | tail -n 1 | cut -c1-110)
   if [ $rc -eq 0 ]; then
     record "$name" ok "$dt" "$last"
   elif [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
@@ -188,7 +188,7 @@ else
   if grep -Eq "^[0-9]+ +$BACKEND " "$LOG_DIR/devices.log"; then
     device_steps
   else
-    why=$(grep "note: $BACKEND" "$LOG_DIR/devices.log" | head -n 1 | cut -c1-70)
+    why=$(grep "note: $BACKEND" "$LOG_DIR/devices.log" | head -n 1 | cut -c1-110)
     record "$BACKEND-device" FAIL 0 "no $BACKEND device listed${why:+: $why}"
     for s in "${DEVICE_STEPS[@]}"; do record "$s" SKIPPED 0 "no $BACKEND device"; done
   fi
