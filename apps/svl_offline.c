@@ -125,6 +125,9 @@ static void write_csv_field(FILE *out, const char *s) {
     fputc('"', out);
 }
 
+/* The ten text classes, for ORIGIN.txt. */
+static char text_classes[10][64];
+
 static int make_text(const char *out) {
     DIR *d = opendir(FORTUNE_DIR);
     if (!d) {
@@ -195,9 +198,35 @@ static int make_text(const char *out) {
         }
         fclose(in);
         fprintf(stderr, "offline sources: text class %d = fortunes/%s (%d)\n", c, cats[c].name, cats[c].count);
+        snprintf(text_classes[c], sizeof text_classes[c], "%.63s", cats[c].name);
     }
     fclose(f);
     fprintf(stderr, "offline sources: %d texts in %s\n", total, path);
+    return 0;
+}
+
+/* ORIGIN.txt: one line saying where these sources came from. `svl-mnist build` copies it
+ * into build.json and the report prints it, so a table made from them says so. */
+static int write_origin(const char *out, int per_class) {
+    char path[1024], tmp[1100];
+    snprintf(path, sizeof path, "%s/ORIGIN.txt", out);
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        fprintf(stderr, "loretta: cannot write %s: %s\n", tmp, strerror(errno));
+        return 1;
+    }
+    fprintf(f, "offline sources from Debian packages (loretta svl-mnist offline-sources): images = "
+               "Fashion-MNIST (dataset-fashion-mnist), speech = the ten digit words spoken by espeak-ng "
+               "(%d per class, varied voices, speeds and pitches), text = the ten largest fortunes "
+               "categories as classes 0-9 (",
+            per_class);
+    for (int c = 0; c < 10; c++) fprintf(f, "%s%s", c ? ", " : "", text_classes[c]);
+    fprintf(f, ")\n");
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        fprintf(stderr, "loretta: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
     return 0;
 }
 
@@ -233,5 +262,6 @@ int lt_svl_offline_sources(int argc, char **argv) {
     }
     fprintf(stderr, "offline sources: images = Fashion-MNIST (%s)\n", FASHION_DIR);
     if (make_text(out)) return 1;
-    return make_audio(out, per_class, 7);
+    if (make_audio(out, per_class, 7)) return 1;
+    return write_origin(out, per_class);
 }

@@ -338,6 +338,33 @@ static lt_status build_files(build_ctx *b, int P, int Q, int counts[7]) {
     return st;
 }
 
+/* The first line of ORIGIN.txt in the folder above the image source (what
+ * `svl-mnist offline-sources` writes), or "" when there is none. */
+static void read_origin(const char *mnist_dir, char *out, size_t n) {
+    char dir[1024], p[1100];
+    out[0] = 0;
+    snprintf(dir, sizeof dir, "%s", mnist_dir);
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') dir[--len] = 0;
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = 0;
+    else *slash = 0;
+    snprintf(p, sizeof p, "%s/ORIGIN.txt", dir);
+    FILE *f = fopen(p, "r");
+    if (!f) return;
+    if (!fgets(out, (int)n, f)) out[0] = 0;
+    fclose(f);
+    out[strcspn(out, "\r\n")] = 0;
+}
+
+static void json_escaped(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') fputc('\\', f);
+        if ((unsigned char)*s >= 0x20) fputc(*s, f);
+    }
+}
+
 static lt_status write_summary(build_ctx *b, int P, int Q, const int counts[7], const char *note,
                                const int warn[3]) {
     char path[2048], tmp[2100];
@@ -361,13 +388,14 @@ static lt_status write_summary(build_ctx *b, int P, int Q, const int counts[7], 
     fprintf(f, "},\n  \"sources\": {");
     for (int m = 0; m < 3; m++) {
         fprintf(f, "%s\"%c\": \"", m ? ", " : "", mod_letter[m]);
-        for (const char *p = b->src[m]->desc; *p; p++) {
-            if (*p == '"' || *p == '\\') fputc('\\', f);
-            fputc(*p, f);
-        }
+        json_escaped(f, b->src[m]->desc);
         fprintf(f, "\"");
     }
-    fprintf(f, "},\n  \"skipped_records\": {\"T\": %d, \"A\": %d},\n", warn[1], warn[2]);
+    char origin[1024];
+    read_origin(o->mnist_dir, origin, sizeof origin);
+    fprintf(f, "},\n  \"origin\": \"");
+    json_escaped(f, origin);
+    fprintf(f, "\",\n  \"skipped_records\": {\"T\": %d, \"A\": %d},\n", warn[1], warn[2]);
     fprintf(f, "  \"scaling_note\": \"%s\",\n  \"audio_norm\": {\"mean\": [", note);
     for (int k = 0; k < b->nm.coeffs; k++) fprintf(f, "%s%.9g", k ? ", " : "", b->nm.mean[k]);
     fprintf(f, "], \"std\": [");

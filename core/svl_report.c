@@ -150,6 +150,42 @@ static void fmt(char *buf, size_t n, double v) {
     else snprintf(buf, n, "%.2f", v);
 }
 
+
+/* The string value of "key" in a JSON text, from `from` on (escapes \" and \\ undone);
+ * 0 when absent. build.json is written by svl_build.c in a fixed layout. */
+static int json_string(const char *from, const char *key, char *out, size_t n) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": \"", key);
+    const char *p = from ? strstr(from, pat) : NULL;
+    if (!p || n == 0) return 0;
+    p += strlen(pat);
+    size_t k = 0;
+    for (; *p && *p != '"' && k + 1 < n; p++) {
+        if (*p == '\\' && p[1]) p++;
+        out[k++] = *p;
+    }
+    out[k] = 0;
+    return 1;
+}
+
+/* Which sources the data was built from, as its build.json records them. */
+static void write_sources(FILE *f, const char *data_dir) {
+    char p[1200];
+    snprintf(p, sizeof p, "%s/build.json", data_dir);
+    FILE *in = fopen(p, "r");
+    if (!in) return;
+    static char buf[1 << 16];
+    size_t got = fread(buf, 1, sizeof buf - 1, in);
+    buf[got] = 0;
+    fclose(in);
+    const char *src = strstr(buf, "\"sources\"");
+    const char *names[3][2] = {{"I", "images"}, {"T", "text"}, {"A", "speech"}};
+    char v[1024];
+    for (int m = 0; m < 3; m++)
+        if (json_string(src, names[m][0], v, sizeof v)) fprintf(f, "- %s: %s\n", names[m][1], v);
+    if (json_string(buf, "origin", v, sizeof v) && v[0]) fprintf(f, "- origin: %s\n", v);
+}
+
 static void write_md(FILE *f, const svl_ctx *c, const svl_stage *stages, const svl_eval *ev) {
     const char *L = "ITA";
     int li = (int)(strchr(L, c->link) - L);
@@ -248,6 +284,7 @@ static void write_md(FILE *f, const svl_ctx *c, const svl_stage *stages, const s
             (unsigned long long)c->o->seed, c->p.name, lt_precision_name((lt_precision)c->o->precision),
             LT_GIT_COMMIT, c->dev->backend->name, c->dev->index, c->dev->info.name, lt_build_backends(),
             c->o->data_dir);
+    write_sources(f, c->o->data_dir);
 }
 
 static void write_json(FILE *f, const svl_ctx *c, const svl_stage *stages, const svl_eval *ev) {

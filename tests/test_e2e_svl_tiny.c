@@ -63,6 +63,8 @@ static void run_on(const char *mnist, const char *audio, const char *text, const
     assert_non_null(strstr(md, "LoReTTa (paper)"));
     assert_non_null(strstr(md, "A\\|I*"));
     assert_non_null(strstr(md, "training precision fp32"));
+    assert_non_null(strstr(md, "\n- images: "));
+    assert_non_null(strstr(md, "\n- speech: "));
     snprintf(p, sizeof p, "%s/link_T/results.json", out);
     char *js = slurp(p);
     assert_non_null(js);
