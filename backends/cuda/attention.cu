@@ -464,8 +464,11 @@ extern "C" lt_status lt_cuda_attn_bwd(lt_device *dev, const lt_op_call *call) {
     LT_TRY(lt_cuda_scratch(cd, (size_t)(B * H * T) * sizeof(float), &drow));
     a.drow = (float *)drow;
 
-    const int64_t rows = B * H * T, warps = ATTN_THREADS / 32;
-    lt_attn_bwd_drow<<<(unsigned)((rows + warps - 1) / warps), ATTN_THREADS, 0, cd->stream>>>(a);
+    const int64_t rows = B * H * T, warps = ATTN_THREADS / 32, drow_blocks = (rows + warps - 1) / warps;
+    if (drow_blocks > INT32_MAX)
+        return lt_error(LT_ERR_UNSUPPORTED, "attn_bwd: B*H*T = %lld rows need %lld blocks for D, over the "
+                        "grid limit of %d", (long long)rows, (long long)drow_blocks, INT32_MAX);
+    lt_attn_bwd_drow<<<(unsigned)drow_blocks, ATTN_THREADS, 0, cd->stream>>>(a);
     LT_TRY(lt_cuda_launched("attn_bwd"));
     if (use_tc) return lt_cuda_attn_tc_bwd(cd, call, a.drow);
 

@@ -54,13 +54,26 @@ LT_DEV int64_t tc_clamp(int64_t x, int64_t lo, int64_t hi) { return x < lo ? lo 
 
 /* cp.async of 16 bytes; bytes = 0 writes 16 zero bytes and reads nothing. */
 LT_DEV void tc_cp_async16(void *smem, const void *gmem, int bytes) {
+#if TC_SM80
     unsigned s = (unsigned)__cvta_generic_to_shared(smem);
     asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(bytes)
                  : "memory");
+#else
+    (void)smem, (void)gmem, (void)bytes;
+    __trap();
+#endif
 }
-LT_DEV void tc_cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+LT_DEV void tc_cp_commit() {
+#if TC_SM80
+    asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
 /* Waits until at most N committed groups are still in flight. */
-template <int N> LT_DEV void tc_cp_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory"); }
+template <int N> LT_DEV void tc_cp_wait() {
+#if TC_SM80
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+#endif
+}
 
 /* Rows r0 .. r0+nrows-1 of (b, h) into shared rows 0 .., zero from row nvalid on (so
  * padding never brings NaN into a product). bf16 rows go by cp.async (the caller
@@ -299,6 +312,9 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_bwd_kv_kernel(tc_args a
 /* Shared memory as the forward's: K and V tiles of two stages; Q and dO pass through
  * stage 1 first. */
 static const size_t tc_q_smem = 4 * TC_TILE * sizeof(uint16_t);
+/* Launched without the opt-in for more than 48 KiB of dynamic shared memory. */
+static_assert(tc_fwd_smem <= 48 * 1024 && tc_kv_smem <= 48 * 1024 && tc_q_smem <= 48 * 1024,
+              "a tile change needs cudaFuncSetAttribute(MaxDynamicSharedMemorySize)");
 
 __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_bwd_q_kernel(tc_args a) {
     extern __shared__ uint4 tc_sm[];
@@ -386,6 +402,8 @@ const char *lt_cuda_attn_tc_unsupported(const lt_op_call *call, int backward) {
     const lt_tensor *q = call->src[backward ? 1 : 0];
     const lt_tensor *k = call->src[backward ? 2 : 1], *v = call->src[backward ? 3 : 2];
     if (q->dtype != LT_BF16) return "q is not bf16";
+    if (!q->buf || !q->buf->dev || !q->buf->dev->info.supports_bf16)
+        return "the GPU is older than sm_80 (no bf16 mma.sync)";
     if (q->shape[3] != TC_DH) return "head dim is not 64";
     if (!tc_rows_aligned(q, 8) || !tc_rows_aligned(k, 8) || !tc_rows_aligned(v, 8))
         return "q/k/v rows are not 16-byte aligned (base or a stride not a multiple of 8)";
@@ -398,6 +416,10 @@ const char *lt_cuda_attn_tc_unsupported(const lt_op_call *call, int backward) {
         if (!tc_out_dtype(call->dst[i])) return "dq/dk/dv are neither f32 nor bf16";
     return NULL;
 }
+
+/* The forward and dQ grids are counted with TC_BQ, the dK/dV grid with TC_BK; one
+ * tc_grid check covers both only while they are equal. */
+static_assert(TC_BQ == TC_BK, "tc_grid checks one block count for both backward grids");
 
 static lt_status tc_grid(const char *op, int64_t blocks) {
     if (blocks > INT32_MAX)

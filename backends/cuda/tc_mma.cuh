@@ -26,6 +26,14 @@
 #include <cuda_bf16.h>
 
 #define TC_HD __host__ __device__ __forceinline__
+/* mma.sync bf16 and cp.async need sm_80. A build that also targets an older GPU (a
+ * CUDA_ARCHITECTURES list with 75, say) still compiles: there the instructions become a
+ * trap, and lt_cuda_attn_tc_unsupported keeps such a device on the simple kernel. */
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+#define TC_SM80 1
+#else
+#define TC_SM80 0
+#endif
 /* Loop unrolling for the device pass; the host compiler does not know the pragma. */
 #ifdef __CUDA_ARCH__
 #define TC_UNROLL _Pragma("unroll")
@@ -126,11 +134,14 @@ struct tc_gpu_warp {
     }
     /* d = A B + d for one 16 x 8 x 16 product, f32 accumulation. */
     TC_HD void mma(float d[4], const uint32_t a[4], uint32_t b0, uint32_t b1) const {
-#ifdef __CUDA_ARCH__
+#if TC_SM80
         asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, "
             "{%4, %5, %6, %7}, {%8, %9}, {%0, %1, %2, %3};\n"
             : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
             : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#elif defined(__CUDA_ARCH__)
+        (void)d, (void)a, (void)b0, (void)b1;
+        __trap();
 #else
         (void)d, (void)a, (void)b0, (void)b1;
 #endif
