@@ -117,5 +117,5 @@ lt_status lt_model_init_weights(lt_model *m, uint64_t seed) {
     }
     lt_status s = lt_tensor_upload(&m->params, host, m->n_flat * sizeof(float));
     free(host);
-    return s == LT_OK ? lt_model_refresh_half(m) : s;
+    return s;
 }

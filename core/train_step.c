@@ -5,10 +5,10 @@
  * to 1, and passed to lt_adamw as grad_scale so the gradient buffer is never rescaled
  * in a separate pass.
  *
- * BF16 precision: the update runs on the f32 masters as in FP32, then one lt_cast
- * refreshes the bf16 weight copy. The step also refreshes it once before its first
- * micro-batch, since code outside the trainer may have written the masters in between
- * (a checkpoint restored into this trainer, a test); the micro-batches then reuse it. */
+ * BF16 precision: the update runs on the f32 masters as in FP32. The bf16 weight copy is
+ * refreshed once, before the first micro-batch, from whatever the masters hold then (this
+ * step's previous update, or a checkpoint restored or weights written in between); the
+ * micro-batches reuse it. One cast per step, where it is read, not also after the update. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -152,5 +152,5 @@ lt_status lt_trainer_step(lt_trainer *t, const lt_batch *micro, int n_micro, lt_
     t->adam_step++;
     t->step++;
     if (out) *out = r;
-    return lt_model_refresh_half(m);
+    return LT_OK;
 }

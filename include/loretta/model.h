@@ -162,9 +162,10 @@ lt_status lt_model_logits(const lt_model *m, lt_tensor *out);
  * fills the copy from the current masters; FP32 frees them. The device is probed first
  * (cast, matmul and attention with bf16 operands and f32 results): a device that cannot
  * run them gives UNSUPPORTED ("model: bf16 precision is not available on ...") and the
- * model stays as it was. In BF16 mode lt_model_forward refreshes the copy from params
- * before it runs, so weights written straight into params (checkpoint restore, tests)
- * are never used stale; the trainer refreshes it after every update. */
+ * model stays as it was. In BF16 mode the copy is refreshed from params where it is read:
+ * by lt_model_forward before it runs and by lt_trainer_step before its first micro-batch,
+ * so weights written straight into params (updates, checkpoint restore, init, tests) are
+ * never used stale. Between those it may lag the masters. */
 lt_status lt_model_set_precision(lt_model *m, lt_precision p);
 lt_precision lt_model_precision(const lt_model *m);
 
