@@ -150,6 +150,25 @@ LT_DEV void tc_store_rows(const tc_view &v, int64_t b, int64_t h, int64_t row0, 
 LT_DEV uint16_t *tc_stage_k(uint16_t *sm, int st) { return sm + 2 * st * TC_TILE; }
 LT_DEV uint16_t *tc_stage_v(uint16_t *sm, int st) { return sm + (2 * st + 1) * TC_TILE; }
 
+/* What a block of the three kernels owns: `rows` consecutive rows (queries or keys)
+ * starting at r0 of head h of sample b, `valid` of them below that sample's length L.
+ * Grids are B * H * ceil(T / rows) blocks, tiles fastest. */
+typedef struct tc_block {
+    int64_t b, h, L, r0, valid;
+} tc_block;
+
+LT_DEV tc_block tc_block_of(const tc_args &a, int64_t rows) {
+    const int64_t ntiles = (a.T + rows - 1) / rows;
+    const int64_t tile = blockIdx.x % ntiles, bh = blockIdx.x / ntiles;
+    tc_block k;
+    k.h = bh % a.H;
+    k.b = bh / a.H;
+    k.L = a.lengths ? a.lengths[k.b] : a.T;
+    k.r0 = tile * rows;
+    k.valid = tc_clamp(k.L - k.r0, 0, rows);
+    return k;
+}
+
 /* The two-stage K/V pipeline of the forward and dQ loops: before computing on tile t
  * (stage t & 1), start fetching tile t + 1 into the other stage and wait only for tile
  * t; on the last tile wait for everything. Ends with the barrier that makes tile t
@@ -182,11 +201,8 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_fwd_kernel(tc_args a) {
     const tc_gpu_warp w;
     const int warp = threadIdx.x >> 5;
 
-    const int64_t ntiles = (a.T + TC_BQ - 1) / TC_BQ;
-    const int64_t tile = blockIdx.x % ntiles, bh = blockIdx.x / ntiles;
-    const int64_t h = bh % a.H, b = bh / a.H;
-    const int64_t L = a.lengths ? a.lengths[b] : a.T;
-    const int64_t i0 = tile * TC_BQ, vrows = tc_clamp(L - i0, 0, TC_BQ);
+    const tc_block blk = tc_block_of(a, TC_BQ);
+    const int64_t b = blk.b, h = blk.h, L = blk.L, i0 = blk.r0, vrows = blk.valid;
     const int64_t row0 = i0 + 16 * warp;
 
     float o[8][4] = {}, m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
@@ -260,11 +276,8 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_bwd_kv_kernel(tc_args a
     const tc_gpu_warp w;
     const int warp = threadIdx.x >> 5;
 
-    const int64_t ntiles = (a.T + TC_BK - 1) / TC_BK;
-    const int64_t tile = blockIdx.x % ntiles, bh = blockIdx.x / ntiles;
-    const int64_t h = bh % a.H, b = bh / a.H;
-    const int64_t L = a.lengths ? a.lengths[b] : a.T;
-    const int64_t j0 = tile * TC_BK, kvalid = tc_clamp(L - j0, 0, TC_BK);
+    const tc_block blk = tc_block_of(a, TC_BK);
+    const int64_t b = blk.b, h = blk.h, L = blk.L, j0 = blk.r0, kvalid = blk.valid;
     const int64_t key0 = j0 + 16 * warp;
     const float *lse_bh = a.lse + (b * a.H + h) * a.T, *d_bh = a.drow + (b * a.H + h) * a.T;
 
@@ -323,11 +336,8 @@ __global__ void __launch_bounds__(TC_THREADS) lt_attn_tc_bwd_q_kernel(tc_args a)
     const tc_gpu_warp w;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
 
-    const int64_t ntiles = (a.T + TC_BQ - 1) / TC_BQ;
-    const int64_t tile = blockIdx.x % ntiles, bh = blockIdx.x / ntiles;
-    const int64_t h = bh % a.H, b = bh / a.H;
-    const int64_t L = a.lengths ? a.lengths[b] : a.T;
-    const int64_t i0 = tile * TC_BQ, vrows = tc_clamp(L - i0, 0, TC_BQ);
+    const tc_block blk = tc_block_of(a, TC_BQ);
+    const int64_t b = blk.b, h = blk.h, L = blk.L, i0 = blk.r0, vrows = blk.valid;
     const int64_t row0 = i0 + 16 * warp;
 
     float dq[8][4] = {};
