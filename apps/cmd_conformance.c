@@ -132,18 +132,16 @@ int lt_cmd_conformance(int argc, char **argv) {
     lt_conf_options_default(&o);
     int prec_given = 0;
     for (int i = 1; i < argc; i++) {
-        static const char *const valued[] = {"--op", "--steps", "--model", "--precision"};
-        for (size_t k = 0; k < sizeof valued / sizeof valued[0]; k++)
-            if (!strcmp(argv[i], valued[k]) && i + 1 >= argc) {
-                fprintf(stderr, "loretta conformance: %s needs a value\n", argv[i]);
-                return 2;
-            }
-        if (!strcmp(argv[i], "--op") && i + 1 < argc) op_name = argv[++i];
+        /* VAL(name): argv[i] is that option and a value follows; a known option at the end
+         * sets `missing`, so the chain's end says "needs a value", not "unknown". */
+        const char *missing = NULL;
+#define VAL(name) (!strcmp(argv[i], name) && (i + 1 < argc || (missing = name, 0)))
+        if (VAL("--op")) op_name = argv[++i];
         else if (!strcmp(argv[i], "--grad")) grad = 1;
         else if (!strcmp(argv[i], "--train")) train = 1;
-        else if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
-        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+        else if (VAL("--steps")) steps = atoi(argv[++i]);
+        else if (VAL("--model")) model = argv[++i];
+        else if (VAL("--precision")) {
             prec_given = 1;
             if (lt_precision_parse(argv[++i], &prec) != LT_OK) {
                 fprintf(stderr, "loretta conformance: --precision wants fp32 or bf16, got '%s'\n", argv[i]);
@@ -156,10 +154,14 @@ int lt_cmd_conformance(int argc, char **argv) {
             usage(stdout);
             return 0;
         } else {
-            fprintf(stderr, "loretta conformance: unknown argument '%s'\n", argv[i]);
-            usage(stderr);
+            if (missing) fprintf(stderr, "loretta conformance: %s needs a value\n", missing);
+            else {
+                fprintf(stderr, "loretta conformance: unknown argument '%s'\n", argv[i]);
+                usage(stderr);
+            }
             return 2;
         }
+#undef VAL
     }
     if (prec_given && !train) {
         fprintf(stderr, "loretta conformance: --precision applies to --train (the op cases cover every "

@@ -82,55 +82,44 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
             usage(stdout);
             exit(0);
         }
-        /* Name the real mistake: a word that is no option (or --flag=value) is not an
-         * option missing its value. */
-        static const char *const known[] = {"--config", "--data", "--out", "--resume", "--precision",
-                                            "--steps", "--batch", "--seq", "--accum", "--warmup",
-                                            "--save-every", "--max-nan", "--lr", "--min-lr", "--seed"};
-        int is_known = 0;
-        for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) is_known |= !strcmp(a, known[k]);
-        if (!is_known) {
-            if (!strncmp(a, "--", 2) && strchr(a, '='))
-                fprintf(stderr, "loretta train: write '%.*s %s', not '%s'\n\n", (int)(strchr(a, '=') - a), a,
-                        strchr(a, '=') + 1, a);
-            else fprintf(stderr, "loretta train: unknown option %s\n\n", a);
-            usage(stderr);
-            return 0;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            fprintf(stderr, "loretta train: %s needs a value\n", a);
-            return 0;
-        }
-        i++;
+        /* OPT(name): `a` is that option and has a value. A known option without one sets
+         * `missing`, so the chain's end can tell "needs a value" from "unknown option". */
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL, *missing = NULL;
+#define OPT(name) (!strcmp(a, name) && (v || (missing = name, 0)))
         int ok = 1;
-        if (!strcmp(a, "--config")) o->config = v, o->have_config = 1;
-        else if (!strcmp(a, "--data")) o->data = v;
-        else if (!strcmp(a, "--out")) o->out = v;
-        else if (!strcmp(a, "--resume")) o->resume = v;
-        else if (!strcmp(a, "--precision")) {
+        if (OPT("--config")) o->config = v, o->have_config = 1;
+        else if (OPT("--data")) o->data = v;
+        else if (OPT("--out")) o->out = v;
+        else if (OPT("--resume")) o->resume = v;
+        else if (OPT("--precision")) {
             ok = lt_precision_parse(v, &o->precision) == LT_OK;
             if (!ok) fprintf(stderr, "loretta train: --precision wants fp32 or bf16, got '%s'\n", v);
         }
-        else if (!strcmp(a, "--steps")) ok = parse_long(a, v, 1, 1L << 40, &o->steps), o->have_steps = 1;
-        else if (!strcmp(a, "--batch")) ok = parse_long(a, v, 1, 1 << 16, &o->batch);
-        else if (!strcmp(a, "--seq")) ok = parse_long(a, v, 1, 1 << 20, &o->seq);
-        else if (!strcmp(a, "--accum")) ok = parse_long(a, v, 1, 1 << 12, &o->accum);
-        else if (!strcmp(a, "--warmup")) ok = parse_long(a, v, 0, 1L << 40, &o->warmup), o->have_warmup = 1;
-        else if (!strcmp(a, "--save-every")) ok = parse_long(a, v, 0, 1L << 40, &o->save_every);
-        else if (!strcmp(a, "--max-nan")) ok = parse_long(a, v, 0, 1L << 30, &o->max_nan), o->have_max_nan = 1;
-        else if (!strcmp(a, "--lr")) ok = parse_double(a, v, &o->lr), o->have_lr = 1;
-        else if (!strcmp(a, "--min-lr")) ok = parse_double(a, v, &o->min_lr), o->have_min_lr = 1;
-        else if (!strcmp(a, "--seed")) {
+        else if (OPT("--steps")) ok = parse_long(a, v, 1, 1L << 40, &o->steps), o->have_steps = 1;
+        else if (OPT("--batch")) ok = parse_long(a, v, 1, 1 << 16, &o->batch);
+        else if (OPT("--seq")) ok = parse_long(a, v, 1, 1 << 20, &o->seq);
+        else if (OPT("--accum")) ok = parse_long(a, v, 1, 1 << 12, &o->accum);
+        else if (OPT("--warmup")) ok = parse_long(a, v, 0, 1L << 40, &o->warmup), o->have_warmup = 1;
+        else if (OPT("--save-every")) ok = parse_long(a, v, 0, 1L << 40, &o->save_every);
+        else if (OPT("--max-nan")) ok = parse_long(a, v, 0, 1L << 30, &o->max_nan), o->have_max_nan = 1;
+        else if (OPT("--lr")) ok = parse_double(a, v, &o->lr), o->have_lr = 1;
+        else if (OPT("--min-lr")) ok = parse_double(a, v, &o->min_lr), o->have_min_lr = 1;
+        else if (OPT("--seed")) {
             long s;
             ok = parse_long(a, v, 0, 1L << 62, &s);
             o->seed = (unsigned long long)s;
             o->have_seed = 1;
         } else {
-            fprintf(stderr, "loretta train: unknown option %s\n\n", a);
-            usage(stderr);
+            if (missing) fprintf(stderr, "loretta train: %s needs a value\n", a);
+            else if (!strncmp(a, "--", 2) && strchr(a, '='))
+                fprintf(stderr, "loretta train: write '%.*s %s', not '%s'\n\n", (int)(strchr(a, '=') - a), a,
+                        strchr(a, '=') + 1, a);
+            else fprintf(stderr, "loretta train: unknown option %s\n\n", a);
+            if (!missing) usage(stderr);
             return 0;
         }
+#undef OPT
+        i++;
         if (!ok) return 0;
     }
     if (!o->data) {
