@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fnv1a.h"
 #include "loretta/dataset.h"
 
 #define DS_MAGIC "LTDSET\r\n" /* the CR LF catches text-mode transfers, as PNG's does */
@@ -27,15 +28,6 @@ struct lt_dataset {
     lt_ds_modality mods[LT_DS_MAX_MODALITIES];
 };
 
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n) {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ull;
-    }
-    return h;
-}
-#define FNV_SEED 0xcbf29ce484222325ull
 
 static uint32_t rd32(const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -97,7 +89,7 @@ static lt_status parse_header(lt_dataset *ds) {
         ds->index_off + ds->n_samples * ds->record_bytes != size)
         return bad(ds, 16, "header says %llu samples, the file holds %llu bytes of index",
                    "sample count", ds->n_samples, size - ds->index_off);
-    uint64_t h2 = fnv1a(FNV_SEED, ds->map + ds->data_off, size - ds->data_off);
+    uint64_t h2 = lt_fnv1a(LT_FNV1A_SEED, ds->map + ds->data_off, size - ds->data_off);
     if (h2 != checksum)
         return lt_error(LT_ERR_FORMAT,
                         "dataset %s: offset 56: checksum: stored %016llx, contents hash to %016llx "
@@ -283,7 +275,7 @@ lt_status lt_dataset_writer_open(const char *path, const lt_ds_modality *mods, i
     memcpy(w->mods, mods, sizeof(lt_ds_modality) * (size_t)n_mod);
     unsigned char zero[DS_HEADER_BYTES] = {0};
     fwrite(zero, 1, sizeof zero, w->f); /* the real header is written at close */
-    w->hash = FNV_SEED;
+    w->hash = LT_FNV1A_SEED;
     *out = w;
     return LT_OK;
 }
@@ -328,7 +320,7 @@ lt_status lt_dataset_writer_add(lt_dataset_writer *w, int32_t label, uint32_t ma
             unsigned char b[2] = {(unsigned char)tokens[m][k], (unsigned char)(tokens[m][k] >> 8)};
             if (fwrite(b, 1, 2, w->f) != 2)
                 return lt_error(LT_ERR_IO, "dataset %s: write failed: %s", w->tmp, strerror(errno));
-            w->hash = fnv1a(w->hash, b, 2);
+            w->hash = lt_fnv1a(w->hash, b, 2);
         }
         w->data_bytes += 2ull * len[m];
     }
@@ -359,8 +351,8 @@ lt_status lt_dataset_writer_close(lt_dataset_writer *w) {
     }
     size_t table_bytes = w->n_mod * DS_TABLE_ENTRY;
     size_t index_bytes = (size_t)w->n_samples * (8u + 12u * w->n_mod);
-    uint64_t h = fnv1a(w->hash, table, table_bytes);
-    h = fnv1a(h, w->index, index_bytes);
+    uint64_t h = lt_fnv1a(w->hash, table, table_bytes);
+    h = lt_fnv1a(h, w->index, index_bytes);
     unsigned char hdr[DS_HEADER_BYTES] = {0};
     memcpy(hdr, DS_MAGIC, 8);
     wr32(hdr + 8, DS_VERSION);

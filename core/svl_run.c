@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fnv1a.h"
 #include "loretta/backend.h"
 #include "loretta/fsutil.h"
 #include "loretta/pretrain.h"
@@ -246,9 +247,10 @@ lt_status lt_svl_train_stage(svl_ctx *c, const char *name, const char *init_ckpt
 static uint64_t file_hash(const char *path) {
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
-    uint64_t h = 1469598103934665603ull;
-    int ch;
-    while ((ch = fgetc(f)) != EOF) h = (h ^ (uint64_t)(unsigned char)ch) * 1099511628211ull;
+    uint64_t h = LT_FNV1A_SEED;
+    unsigned char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) h = lt_fnv1a(h, buf, n);
     fclose(f);
     return h;
 }
